@@ -1,0 +1,34 @@
+"""Exception classes. Every user-facing failure is a `FacetransferError`: the CLI prints its message
+on one line and exits with status 2, without a traceback."""
+
+from __future__ import annotations
+
+
+class FacetransferError(Exception):
+    """Base class: a failure whose message is meant for the user (what, where, what to do)."""
+
+    exit_code = 2
+
+
+class MediaError(FacetransferError):
+    """An input file is missing, empty, truncated, or not media we can decode."""
+
+
+class NoFaceError(FacetransferError):
+    """No usable face was found where one was required."""
+
+
+class FacesetError(FacetransferError):
+    """A faceset folder is missing, malformed, or of an unsupported version."""
+
+
+class OutputExistsError(FacetransferError):
+    """An output already exists and overwriting was not asked for, or it would overwrite an input."""
+
+
+class ConfigError(FacetransferError):
+    """Options that contradict each other or a saved model."""
+
+
+class CheckpointError(FacetransferError):
+    """A model folder has no usable checkpoint or one of another architecture."""

@@ -1,0 +1,142 @@
+"""Reading and writing facesets. Writing goes to a temporary folder that is renamed at the end;
+reading tolerates crop files deleted by hand (those records are dropped, with a log line)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from facetransfer.errors import FacesetError
+from facetransfer.faceset.schema import FACESET_FORMAT, FACESET_VERSION, FaceRecord, FacesetManifest
+from facetransfer.fsutil import fsync_dir, write_json_atomic
+
+logger = logging.getLogger(__name__)
+
+MANIFEST_NAME = "faceset.json"
+RECORDS_NAME = "faces.jsonl"
+CROPS_DIR = "crops"
+
+
+def is_faceset(path: str | os.PathLike[str]) -> bool:
+    return (Path(path) / MANIFEST_NAME).is_file()
+
+
+def read_crop(path: Path) -> np.ndarray:
+    """Read a crop file as uint8 HWC RGB."""
+    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if image is None:
+        raise FacesetError(f"{path}: crop image cannot be read; delete it or re-extract the faceset")
+    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+
+
+@dataclass
+class Faceset:
+    """An opened faceset: its manifest and the records whose crop file exists."""
+
+    root: Path
+    manifest: FacesetManifest
+    records: list[FaceRecord]
+    dropped: int = 0
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def crop_path(self, record: FaceRecord) -> Path:
+        return self.root / CROPS_DIR / record.crop_file
+
+    def read_crop(self, record: FaceRecord) -> np.ndarray:
+        """uint8 (S, S, 3) RGB crop of `record`."""
+        return read_crop(self.crop_path(record))
+
+    def iter_crops(self) -> Iterator[tuple[FaceRecord, np.ndarray]]:
+        for record in self.records:
+            yield record, self.read_crop(record)
+
+    @property
+    def frames(self) -> int:
+        return len({(record.source_index, record.frame_index) for record in self.records})
+
+
+def open_faceset(path: str | os.PathLike[str]) -> Faceset:
+    """Open a faceset folder. Raises `FacesetError` with a one-line message when it is not one."""
+    root = Path(path)
+    manifest_path = root / MANIFEST_NAME
+    if not manifest_path.is_file():
+        raise FacesetError(f"{root}: not a faceset (no {MANIFEST_NAME}); create one with `facetransfer extract`")
+    try:
+        payload = json.loads(manifest_path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as error:
+        raise FacesetError(f"{manifest_path}: unreadable manifest ({error}); re-extract the faceset") from error
+    if payload.get("format") != FACESET_FORMAT:
+        raise FacesetError(f"{manifest_path}: format {payload.get('format')!r} is not {FACESET_FORMAT!r}")
+    if int(payload.get("version", -1)) > FACESET_VERSION:
+        raise FacesetError(
+            f"{manifest_path}: faceset version {payload.get('version')} is newer than this tool reads "
+            f"({FACESET_VERSION}); upgrade facetransfer"
+        )
+    manifest = FacesetManifest.from_json(payload)
+    records: list[FaceRecord] = []
+    dropped = 0
+    crops = root / CROPS_DIR
+    present = {entry.name for entry in os.scandir(crops)} if crops.is_dir() else set()
+    records_path = root / RECORDS_NAME
+    if records_path.is_file():
+        with records_path.open(encoding="utf-8") as handle:
+            for line_number, line in enumerate(handle, start=1):
+                if not line.strip():
+                    continue
+                try:
+                    record = FaceRecord.from_json(json.loads(line))
+                except (json.JSONDecodeError, TypeError, ValueError, KeyError) as error:
+                    raise FacesetError(f"{records_path}:{line_number}: malformed face record ({error})") from error
+                if record.crop_file in present:
+                    records.append(record)
+                else:
+                    dropped += 1
+    if dropped:
+        logger.info("%s: %d face records dropped because their crop files were deleted", root, dropped)
+    return Faceset(root=root, manifest=manifest, records=records, dropped=dropped)
+
+
+class FacesetWriter:
+    """Writes crops and records into a folder (normally a temporary one, see `fsutil.atomic_dir`).
+
+    `finish` writes the manifest last, so a folder without `faceset.json` is never taken as complete.
+    """
+
+    def __init__(self, root: Path, image_format: str = "png") -> None:
+        if image_format not in ("png", "jpg"):
+            raise ValueError(f"image_format must be 'png' or 'jpg', not {image_format!r}")
+        self.root = root
+        self.image_format = image_format
+        (root / CROPS_DIR).mkdir(parents=True, exist_ok=True)
+        self._records_handle = (root / RECORDS_NAME).open("w", encoding="utf-8")
+        self.count = 0
+
+    def add(self, record: FaceRecord, crop_rgb: np.ndarray) -> None:
+        record.crop_file = f"{record.face_id}.{self.image_format}"
+        params = [cv2.IMWRITE_PNG_COMPRESSION, 1] if self.image_format == "png" else [cv2.IMWRITE_JPEG_QUALITY, 95]
+        ok, encoded = cv2.imencode(f".{self.image_format}", cv2.cvtColor(crop_rgb, cv2.COLOR_RGB2BGR), params)
+        if not ok:
+            raise FacesetError(f"cannot encode crop {record.face_id}")
+        (self.root / CROPS_DIR / record.crop_file).write_bytes(encoded.tobytes())
+        self._records_handle.write(json.dumps(record.to_json()) + "\n")
+        self.count += 1
+
+    def finish(self, manifest: FacesetManifest) -> None:
+        self._records_handle.flush()
+        os.fsync(self._records_handle.fileno())
+        self._records_handle.close()
+        fsync_dir(self.root / CROPS_DIR)
+        write_json_atomic(self.root / MANIFEST_NAME, manifest.to_json())
+
+    def close(self) -> None:
+        if not self._records_handle.closed:
+            self._records_handle.close()
