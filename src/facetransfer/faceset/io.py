@@ -108,7 +108,9 @@ def open_faceset(path: str | os.PathLike[str]) -> Faceset:
 class FacesetWriter:
     """Writes crops and records into a folder (normally a temporary one, see `fsutil.atomic_dir`).
 
-    `finish` writes the manifest last, so a folder without `faceset.json` is never taken as complete.
+    `add` writes a crop and keeps its record; `write_crop` / `remove_crop` let a caller decide later
+    which faces to keep (extraction filters by identity at the end). `finish` writes the records and
+    then the manifest, last, so a folder without `faceset.json` is never taken as complete.
     """
 
     def __init__(self, root: Path, image_format: str = "png") -> None:
@@ -117,26 +119,37 @@ class FacesetWriter:
         self.root = root
         self.image_format = image_format
         (root / CROPS_DIR).mkdir(parents=True, exist_ok=True)
-        self._records_handle = (root / RECORDS_NAME).open("w", encoding="utf-8")
-        self.count = 0
+        self.records: list[FaceRecord] = []
 
-    def add(self, record: FaceRecord, crop_rgb: np.ndarray) -> None:
+    def write_crop(self, record: FaceRecord, crop_rgb: np.ndarray) -> None:
+        """Encode `crop_rgb` (uint8 (S, S, 3) RGB) as the crop file of `record` (sets `crop_file`)."""
         record.crop_file = f"{record.face_id}.{self.image_format}"
         params = [cv2.IMWRITE_PNG_COMPRESSION, 1] if self.image_format == "png" else [cv2.IMWRITE_JPEG_QUALITY, 95]
         ok, encoded = cv2.imencode(f".{self.image_format}", cv2.cvtColor(crop_rgb, cv2.COLOR_RGB2BGR), params)
         if not ok:
             raise FacesetError(f"cannot encode crop {record.face_id}")
         (self.root / CROPS_DIR / record.crop_file).write_bytes(encoded.tobytes())
-        self._records_handle.write(json.dumps(record.to_json()) + "\n")
-        self.count += 1
 
-    def finish(self, manifest: FacesetManifest) -> None:
-        self._records_handle.flush()
-        os.fsync(self._records_handle.fileno())
-        self._records_handle.close()
+    def remove_crop(self, record: FaceRecord) -> None:
+        (self.root / CROPS_DIR / record.crop_file).unlink(missing_ok=True)
+
+    def add(self, record: FaceRecord, crop_rgb: np.ndarray) -> None:
+        self.write_crop(record, crop_rgb)
+        self.records.append(record)
+
+    @property
+    def count(self) -> int:
+        return len(self.records)
+
+    def finish(self, manifest: FacesetManifest, records: list[FaceRecord] | None = None) -> None:
+        """Write `records` (default: those added) and the manifest."""
+        if records is not None:
+            self.records = list(records)
+        records_path = self.root / RECORDS_NAME
+        with records_path.open("w", encoding="utf-8") as handle:
+            for record in self.records:
+                handle.write(json.dumps(record.to_json()) + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
         fsync_dir(self.root / CROPS_DIR)
         write_json_atomic(self.root / MANIFEST_NAME, manifest.to_json())
-
-    def close(self) -> None:
-        if not self._records_handle.closed:
-            self._records_handle.close()

@@ -1,0 +1,38 @@
+# Quickstart targets. Each creates or updates the virtual environment in .venv first.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test lint venv clean
+
+$(STAMP): pyproject.toml requirements.txt requirements-nodeps.txt requirements-dev.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	# torch first and pinned: the CPU wheel; an unpinned torch pulls a multi-GB CUDA build
+	$(BIN)/python -m pip install --quiet "torch==2.13.0"
+	$(BIN)/python -m pip install --quiet -r requirements.txt -r requirements-dev.txt
+	$(BIN)/python -m pip install --quiet --no-deps -r requirements-nodeps.txt
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+# The main job on the bundled sample clips (see README).
+demo: $(STAMP)
+	$(BIN)/facetransfer extract samples/bbaf2n.mpg -o demo-output/source --overwrite
+	$(BIN)/facetransfer extract samples/lbbc2a.mpg -o demo-output/target --overwrite
+	$(BIN)/facetransfer info demo-output/source --sheet demo-output/source_faces.png
+	$(BIN)/facetransfer info demo-output/target --sheet demo-output/target_faces.png
+	@echo "demo: facesets in demo-output/source and demo-output/target; contact sheets demo-output/*_faces.png"
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests benchmarks tools
+	$(BIN)/ruff format --check src tests benchmarks tools
+	$(BIN)/mypy
+
+test: lint
+	$(BIN)/python -m pytest -q
+
+clean:
+	rm -rf $(VENV) demo-output

@@ -1,0 +1,385 @@
+"""Extraction: media -> detected, landmarked, tracked, aligned faces of one person -> a faceset.
+
+One pass over the frames detects and tracks faces, writes each aligned crop into a temporary folder
+and samples identity chips per track; at the end the tracks are grouped into people, the faces of
+the chosen person (reference, main person, or everyone) are kept, and the folder is renamed into
+place. Memory holds the face records and a few chips per track, never frames.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from facetransfer import __version__
+from facetransfer.errors import MediaError, NoFaceError, OutputExistsError
+from facetransfer.extract.align import TEMPLATE_NAME, Coverage, alignment_matrices, warp_to_crop
+from facetransfer.extract.detectors import FaceDetector, create_detector
+from facetransfer.extract.identity import (
+    SAME_PERSON_DISTANCE,
+    IdentityEmbedder,
+    cluster,
+    distance_matrix,
+    face_box_for_dlib,
+)
+from facetransfer.extract.landmarker import MeshLandmarker, landmarks_bbox
+from facetransfer.extract.pose import blur_score, head_pose
+from facetransfer.extract.tracking import CutDetector, Tracker, iou
+from facetransfer.faceset.io import FacesetWriter, is_faceset
+from facetransfer.faceset.schema import FaceRecord, FacesetManifest
+from facetransfer.fsutil import atomic_dir
+from facetransfer.media import probe, read_frames, read_image
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class ExtractConfig:
+    """Options of `extract_faceset`. Sizes in pixels, times in seconds."""
+
+    crop_size: int = 256
+    coverage: Coverage = "full"
+    detector: str = "mediapipe"
+    every_n: int = 1
+    start_s: float | None = None
+    end_s: float | None = None
+    reference: list[str] = field(default_factory=list)
+    all_faces: bool = False
+    min_size: float = 24.0
+    min_score: float = 0.5
+    max_blur: float = 1.0
+    redetect_every: int = 5
+    identity_threshold: float = SAME_PERSON_DISTANCE
+    image_format: str = "png"
+    debug_dir: str | None = None
+    overwrite: bool = False
+
+
+@dataclass
+class FaceObservation:
+    """A face found in one frame before alignment."""
+
+    landmarks: np.ndarray  # float32 (68, 2) frame pixels
+    score: float
+
+
+@dataclass
+class ExtractSummary:
+    output: str
+    frames: int
+    faces_found: int
+    faces_kept: int
+    tracks: int
+    identities: int
+    dropped: dict[str, int]
+    seconds: float
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class FaceFinder:
+    """Per-frame face finding with tracking: the detector runs on the first frame, after a scene cut,
+    when a tracked face is lost, and every `redetect_every` frames; between those the mesh runs on a
+    box around each face's previous landmarks, which is cheaper and steadier."""
+
+    def __init__(self, detector: FaceDetector, landmarker: MeshLandmarker, redetect_every: int = 5) -> None:
+        self.detector = detector
+        self.landmarker = landmarker
+        self.redetect_every = max(1, redetect_every)
+        self.cuts = CutDetector()
+        self.tracker = Tracker()
+        self._previous: list[FaceObservation] = []
+        self._since_detection = 0
+        self._lost = False
+
+    def reset(self) -> None:
+        """Start of a new input: forget faces and tracks, keep the id counter."""
+        self.tracker.reset()
+        self.cuts.reset()
+        self._previous = []
+        self._since_detection = 0
+        self._lost = False
+
+    def find(self, image_rgb: np.ndarray) -> tuple[list[FaceObservation], list[int]]:
+        cut = self.cuts.is_cut(image_rgb)
+        if cut:
+            self.tracker.reset()
+            self._previous = []
+        run_detector = (
+            cut or self._lost or not self._previous or self._since_detection >= self.redetect_every - 1
+        )
+        faces: list[FaceObservation] = []
+        if run_detector:
+            self._since_detection = 0
+            for detection in self.detector.detect(image_rgb):
+                landmarks = self.landmarker.landmarks68(image_rgb, detection.bbox)
+                if landmarks is None:
+                    continue
+                box = landmarks_bbox(landmarks)
+                if any(iou(box, landmarks_bbox(face.landmarks)) > 0.5 for face in faces):
+                    continue  # the same face found twice
+                faces.append(FaceObservation(landmarks, detection.score))
+            self._lost = False
+        else:
+            self._since_detection += 1
+            for previous in self._previous:
+                landmarks = self.landmarker.landmarks68(image_rgb, landmarks_bbox(previous.landmarks))
+                if landmarks is None or iou(landmarks_bbox(landmarks), landmarks_bbox(previous.landmarks)) < 0.3:
+                    self._lost = True
+                    continue
+                faces.append(FaceObservation(landmarks, previous.score))
+        track_ids = self.tracker.update([landmarks_bbox(face.landmarks) for face in faces])
+        self._previous = faces
+        return faces, track_ids
+
+
+def _face_size(landmarks: np.ndarray) -> float:
+    x0, y0, x1, y1 = landmarks_bbox(landmarks)
+    return float(max(x1 - x0, y1 - y0))
+
+
+def _draw_debug(image_rgb: np.ndarray, faces: list[FaceObservation], track_ids: list[int]) -> np.ndarray:
+    canvas = cv2.cvtColor(image_rgb, cv2.COLOR_RGB2BGR)
+    for face, track_id in zip(faces, track_ids, strict=True):
+        x0, y0, x1, y1 = (int(round(v)) for v in landmarks_bbox(face.landmarks))
+        cv2.rectangle(canvas, (x0, y0), (x1, y1), (0, 255, 0), 1)
+        for x, y in face.landmarks:
+            cv2.circle(canvas, (round(float(x)), round(float(y))), 1, (0, 0, 255), -1)
+        cv2.putText(canvas, f"track {track_id} {face.score:.2f}", (x0, max(10, y0 - 4)), 0, 0.4, (0, 255, 255), 1)
+    return canvas
+
+
+@dataclass
+class _TrackChips:
+    chips: list[np.ndarray] = field(default_factory=list)
+    faces: int = 0
+
+
+def _sample_this_face(faces_in_track: int) -> bool:
+    # first face, then one every 25 faces, at most 5 per track
+    return faces_in_track % 25 == 0 and faces_in_track < 125
+
+
+def embed_reference(
+    paths: Sequence[str], detector: FaceDetector, landmarker: MeshLandmarker, embedder: IdentityEmbedder
+) -> np.ndarray:
+    """float32 (R, 128): one embedding per reference image (its largest face)."""
+    embeddings = []
+    for path in paths:
+        image = read_image(path)
+        best: np.ndarray | None = None
+        for detection in detector.detect(image):
+            landmarks = landmarker.landmarks68(image, detection.bbox)
+            if landmarks is not None and (best is None or _face_size(landmarks) > _face_size(best)):
+                best = landmarks
+        if best is None:
+            raise NoFaceError(f"{path}: no face found in the reference image; pass a clear photo of the person")
+        embeddings.append(embedder.embed_chips([embedder.chip(image, face_box_for_dlib(best))])[0])
+    return np.stack(embeddings)
+
+
+def _select_person(
+    records: list[FaceRecord],
+    track_embeddings: dict[int, np.ndarray],
+    reference: np.ndarray | None,
+    config: ExtractConfig,
+) -> list[FaceRecord]:
+    """Set identity ids and distances on `records` and return the faces of the chosen person."""
+    track_ids = sorted(track_embeddings)
+    if not track_ids:
+        return records if config.all_faces else []
+    embeddings = np.stack([track_embeddings[t] for t in track_ids])
+    frames_per_track = Counter(record.track_id for record in records)
+    labels = cluster(embeddings, np.array([frames_per_track[t] for t in track_ids], dtype=np.float64))
+    label_of = dict(zip(track_ids, labels.tolist(), strict=True))
+    if reference is not None:
+        distance_of = dict(zip(track_ids, distance_matrix(embeddings, reference).min(1).tolist(), strict=True))
+    else:
+        main = embeddings[labels == 0]
+        weights = np.array([frames_per_track[t] for t, label in zip(track_ids, labels, strict=True) if label == 0])
+        centre = (main * weights[:, None]).sum(0) / weights.sum()
+        distance_of = dict(zip(track_ids, distance_matrix(embeddings, centre[None])[:, 0].tolist(), strict=True))
+    kept = []
+    for record in records:
+        record.identity_id = int(label_of.get(record.track_id, -1))
+        distance = distance_of.get(record.track_id)
+        record.identity_distance = None if distance is None else round(float(distance), 4)
+        if config.all_faces:
+            kept.append(record)
+        elif reference is not None:
+            if distance is not None and distance < config.identity_threshold:
+                kept.append(record)
+        elif record.identity_id == 0:
+            kept.append(record)
+    return kept
+
+
+def extract_faceset(
+    inputs: Sequence[str | Path],
+    output: str | Path,
+    config: ExtractConfig | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> ExtractSummary:
+    """Extract the faces of one person from `inputs` (videos, images, image folders) into a faceset
+    folder at `output`. Raises `MediaError` for unreadable inputs and `NoFaceError` when no face is
+    kept; on any error nothing is left at `output`. `progress(frames_done, faces_found)` is called
+    after every frame."""
+    config = config or ExtractConfig()
+    started = time.perf_counter()
+    output = Path(output)
+    input_paths = [Path(p) for p in inputs]
+    for path in input_paths:
+        if path.resolve() == output.resolve():
+            raise OutputExistsError(f"{output}: the output folder is also an input; choose another -o")
+    if output.exists() and not config.overwrite:
+        what = "a faceset" if is_faceset(output) else "something"
+        raise OutputExistsError(f"{output}: {what} already exists there; pass --overwrite or choose another -o")
+    probes = [probe(path) for path in input_paths]  # fail fast on bad inputs, before any work
+
+    detector = create_detector(config.detector, min_score=min(config.min_score, 0.5))
+    landmarker = MeshLandmarker()
+    embedder = IdentityEmbedder() if not (config.all_faces and not config.reference) else None
+    reference = embed_reference(config.reference, detector, landmarker, embedder) if config.reference and embedder else None
+    finder = FaceFinder(detector, landmarker, config.redetect_every)
+    debug_dir = Path(config.debug_dir) if config.debug_dir else None
+    if debug_dir:
+        debug_dir.mkdir(parents=True, exist_ok=True)
+
+    dropped: Counter[str] = Counter()
+    frames = faces_found = 0
+    try:
+        with atomic_dir(output, overwrite=config.overwrite) as folder:
+            writer = FacesetWriter(folder, config.image_format)
+            records: list[FaceRecord] = []
+            chips: dict[int, _TrackChips] = {}
+            for source_index, (path, info) in enumerate(zip(input_paths, probes, strict=True)):
+                finder.reset()
+                found_here = 0
+                for frame in read_frames(path, every_n=config.every_n, start_s=config.start_s, end_s=config.end_s):
+                    frames += 1
+                    image = frame.image
+                    height, width = image.shape[:2]
+                    faces, track_ids = finder.find(image)
+                    if debug_dir:
+                        name = f"{source_index:02d}_{frame.index:06d}.jpg"
+                        cv2.imwrite(str(debug_dir / name), _draw_debug(image, faces, track_ids))
+                    for face_number, (face, track_id) in enumerate(zip(faces, track_ids, strict=True)):
+                        faces_found += 1
+                        found_here += 1
+                        size = _face_size(face.landmarks)
+                        if size < config.min_size:
+                            dropped["min_size"] += 1
+                            continue
+                        if face.score < config.min_score:
+                            dropped["min_score"] += 1
+                            continue
+                        frame_to_crop, crop_to_frame = alignment_matrices(face.landmarks, config.crop_size, config.coverage)
+                        crop = warp_to_crop(image, frame_to_crop, config.crop_size)
+                        blur = blur_score(crop)
+                        if blur > config.max_blur:
+                            dropped["max_blur"] += 1
+                            continue
+                        yaw, pitch, roll = head_pose(face.landmarks, width, height)
+                        record = FaceRecord(
+                            face_id=f"{source_index:02d}_{frame.index:06d}_{face_number:02d}",
+                            source_index=source_index,
+                            source_path=str(path),
+                            frame_index=frame.index,
+                            timestamp_s=round(frame.timestamp_s, 6),
+                            bbox_frame=[round(v, 2) for v in landmarks_bbox(face.landmarks)],
+                            score=round(face.score, 4),
+                            landmarks_frame=face.landmarks,
+                            frame_to_crop=frame_to_crop,
+                            crop_to_frame=crop_to_frame,
+                            track_id=track_id,
+                            size_px=round(size, 2),
+                            blur=round(blur, 4),
+                            yaw_deg=round(yaw, 2),
+                            pitch_deg=round(pitch, 2),
+                            roll_deg=round(roll, 2),
+                        )
+                        writer.write_crop(record, crop)
+                        records.append(record)
+                        if embedder is not None:
+                            track = chips.setdefault(track_id, _TrackChips())
+                            if _sample_this_face(track.faces):
+                                track.chips.append(embedder.chip(image, face_box_for_dlib(face.landmarks)))
+                            track.faces += 1
+                    if progress:
+                        progress(frames, faces_found)
+                if found_here == 0:
+                    logger.warning("%s: no face found in %d frames", path, info.frame_count)
+
+            if not records:
+                names = ", ".join(str(p) for p in input_paths)
+                reason = "" if not dropped else f" ({sum(dropped.values())} faces dropped by --min-size/--min-score/--max-blur)"
+                raise NoFaceError(
+                    f"{names}: no usable face found in {frames} frames{reason}; use media where a face is visible"
+                )
+            track_embeddings: dict[int, np.ndarray] = {}
+            if embedder is not None:
+                for track_id, track in chips.items():
+                    track_embeddings[track_id] = embedder.embed_chips(track.chips).mean(0)
+            kept = _select_person(records, track_embeddings, reference, config)
+            kept_ids = {id(record) for record in kept}
+            for record in records:
+                if id(record) not in kept_ids:
+                    writer.remove_crop(record)
+            if len(records) > len(kept):
+                dropped["other_person"] += len(records) - len(kept)
+            if not kept:
+                raise NoFaceError(
+                    f"{config.reference[0] if config.reference else input_paths[0]}: none of the {len(records)} faces "
+                    f"found matches the reference person (distance >= {config.identity_threshold}); "
+                    "check the reference image or raise --identity-threshold"
+                )
+            identities = len({record.identity_id for record in records if record.identity_id >= 0})
+            manifest = FacesetManifest(
+                crop_size=config.crop_size,
+                coverage=config.coverage,
+                template=TEMPLATE_NAME,
+                detector=config.detector,
+                landmarker=landmarker.name,
+                sources=[info.to_json() for info in probes],
+                counts={
+                    "faces": len(kept),
+                    "frames": len({(r.source_index, r.frame_index) for r in kept}),
+                    "frames_searched": frames,
+                    "faces_found": faces_found,
+                    "tracks": len({r.track_id for r in kept}),
+                    "identities_seen": identities,
+                    **{f"dropped_{reason}": count for reason, count in dropped.items()},
+                },
+                options={key: value for key, value in asdict(config).items() if key not in ("overwrite", "debug_dir")},
+                tool_version=__version__,
+                created_utc=datetime.now(UTC).isoformat(timespec="seconds"),
+            )
+            writer.finish(manifest, kept)
+    finally:
+        detector.close()
+        landmarker.close()
+    summary = ExtractSummary(
+        output=str(output),
+        frames=frames,
+        faces_found=faces_found,
+        faces_kept=len(kept),
+        tracks=len({r.track_id for r in kept}),
+        identities=identities,
+        dropped=dict(dropped),
+        seconds=round(time.perf_counter() - started, 3),
+    )
+    logger.info("extracted %d faces from %d frames into %s", len(kept), frames, output)
+    return summary
+
+
+__all__ = ["ExtractConfig", "ExtractSummary", "FaceFinder", "MediaError", "extract_faceset"]

@@ -1,0 +1,332 @@
+"""Stream frames out of a video, a still image or a folder of images, as RGB uint8 arrays.
+
+Every path through here yields `Frame` objects one at a time, so memory stays flat however long
+the video is. Videos are decoded with PyAV (FFmpeg inside the wheel); still images with OpenCV.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import av
+import av.container
+import av.error
+import av.video.stream
+import cv2
+import numpy as np
+
+from facetransfer.errors import ConfigError, MediaError
+
+logger = logging.getLogger(__name__)
+
+IMAGE_EXTENSIONS: frozenset[str] = frozenset(
+    {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff"}
+)
+"""Lower-case suffixes read as still images (by OpenCV)."""
+
+VIDEO_EXTENSIONS: frozenset[str] = frozenset(
+    {".mp4", ".m4v", ".mkv", ".mov", ".avi", ".mpg", ".mpeg", ".flv", ".webm", ".gif", ".ts", ".wmv"}
+)
+"""Lower-case suffixes read as videos (by PyAV). Unknown suffixes are also tried as videos."""
+
+# Decoded timestamps are compared with start_s/end_s with this slack, so a frame whose time rounds
+# to the requested start (e.g. 0.04 stored as 3599/90000 s) is not skipped.
+_TIME_SLACK_S = 1e-4
+
+
+@dataclass
+class Frame:
+    """One decoded picture.
+
+    Attributes:
+        index: 0-based position of this picture in the source's full frame sequence (also when
+            `every_n` or `start_s` skip pictures), so it can be matched to the same frame later.
+        timestamp_s: presentation time in seconds from the source's first frame (0.0 for the
+            first frame). Still images and image folders have no clock: always 0.0 there.
+        image: uint8 array of shape (H, W, 3), RGB, C-contiguous; already rotated upright when
+            the video carries rotation metadata.
+    """
+
+    index: int
+    timestamp_s: float
+    image: np.ndarray
+
+
+def natural_sort_key(name: str) -> tuple[tuple[int, int | str], ...]:
+    """Sort key that orders "img2.png" before "img10.png" (digit runs compare as numbers)."""
+    parts = re.split(r"(\d+)", name.casefold())
+    return tuple((1, int(part)) if part.isdigit() else (0, part) for part in parts if part)
+
+
+def list_images(folder: str | Path) -> list[Path]:
+    """Image files directly inside `folder` (not recursive, no hidden files), in natural order.
+
+    Raises:
+        MediaError: `folder` does not exist or is not a folder.
+    """
+    folder_path = Path(folder)
+    if not folder_path.is_dir():
+        raise MediaError(f"{folder_path}: not a folder; pass a folder that contains image files")
+    images = [
+        entry
+        for entry in folder_path.iterdir()
+        if entry.is_file() and not entry.name.startswith(".") and entry.suffix.lower() in IMAGE_EXTENSIONS
+    ]
+    return sorted(images, key=lambda entry: natural_sort_key(entry.name))
+
+
+def _to_rgb_uint8(decoded: np.ndarray) -> np.ndarray:
+    """Turn whatever OpenCV decoded (grey, BGR, BGRA; 8/16-bit or float) into RGB uint8 (H, W, 3)."""
+    image = decoded
+    if image.dtype == np.uint16:
+        # 65535 / 257 == 255: exact mapping of the full range.
+        image = np.round(image.astype(np.float32) / 257.0).astype(np.uint8)
+    elif image.dtype in (np.float32, np.float64):
+        image = np.round(np.clip(image, 0.0, 1.0) * 255.0).astype(np.uint8)
+    elif image.dtype != np.uint8:
+        image = np.clip(image, 0, 255).astype(np.uint8)
+    if image.ndim == 2:
+        return cv2.cvtColor(image, cv2.COLOR_GRAY2RGB)
+    channels = image.shape[2]
+    if channels == 1:
+        return cv2.cvtColor(image[:, :, 0], cv2.COLOR_GRAY2RGB)
+    if channels == 4:
+        # Composite over black: transparent pixels often hold arbitrary colour values.
+        alpha = image[:, :, 3:4].astype(np.float32) / 255.0
+        composited = np.round(image[:, :, :3].astype(np.float32) * alpha).astype(np.uint8)
+        return cv2.cvtColor(composited, cv2.COLOR_BGR2RGB)
+    return cv2.cvtColor(image[:, :, :3], cv2.COLOR_BGR2RGB)
+
+
+def read_image(path: str | Path) -> np.ndarray:
+    """Read a still image file as RGB.
+
+    Greyscale becomes 3 equal channels, an alpha channel is composited over black, 16-bit
+    samples are scaled to 8 bits. A multi-page TIFF or animated WebP gives its first picture.
+
+    Returns:
+        uint8 array of shape (H, W, 3), RGB.
+
+    Raises:
+        MediaError: the file is missing, empty, or not an image OpenCV can decode.
+    """
+    image_path = Path(path)
+    if not image_path.is_file():
+        raise MediaError(f"{image_path}: no such file; check the path")
+    data = np.fromfile(image_path, dtype=np.uint8)  # imdecode also copes with non-ASCII paths
+    if data.size == 0:
+        raise MediaError(f"{image_path}: file is empty (0 bytes); pass an image file")
+    decoded = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
+    if decoded is None or decoded.size == 0:
+        raise MediaError(
+            f"{image_path}: not a readable image (truncated or not {'/'.join(sorted(IMAGE_EXTENSIONS))}); "
+            "re-export it as PNG or JPEG"
+        )
+    return np.ascontiguousarray(_to_rgb_uint8(decoded))
+
+
+def rotate_upright(image: np.ndarray, rotation_deg: int) -> np.ndarray:
+    """Apply a display rotation (degrees counter-clockwise, a multiple of 90) to an (H, W, C) image."""
+    quarter_turns = round(rotation_deg / 90) % 4
+    if quarter_turns == 0:
+        return image
+    return np.ascontiguousarray(np.rot90(image, k=quarter_turns))
+
+
+def open_video(path: Path) -> av.container.InputContainer:
+    """Open `path` with PyAV, turning FFmpeg's errors into a one-line MediaError."""
+    try:
+        return av.open(str(path), mode="r")
+    except av.error.FFmpegError as error:
+        raise MediaError(
+            f"{path}: not a readable video ({error.strerror}); the file may be truncated (e.g. an MP4 "
+            "cut before its index) or not media; re-export or re-download it"
+        ) from error
+
+
+def pick_video_stream(container: av.container.InputContainer, path: Path) -> av.video.stream.VideoStream:
+    """The first real video stream (cover-art pictures in audio files do not count)."""
+    for stream in container.streams.video:
+        if not stream.disposition & av.stream.Disposition.attached_pic:
+            return stream
+    kinds = sorted({stream.type for stream in container.streams}) or ["no streams"]
+    raise MediaError(f"{path}: has no video stream (found: {', '.join(kinds)}); pass a video file")
+
+
+def media_kind(path: Path) -> str:
+    """'image_folder', 'image' or 'video', decided by the path alone (no decoding)."""
+    if path.is_dir():
+        return "image_folder"
+    if path.suffix.lower() in IMAGE_EXTENSIONS:
+        return "image"
+    return "video"
+
+
+def check_exists(path: Path) -> None:
+    """Raise MediaError for a missing path or a 0-byte file."""
+    if not path.exists():
+        raise MediaError(f"{path}: no such file or folder; check the path")
+    if path.is_file() and path.stat().st_size == 0:
+        raise MediaError(f"{path}: file is empty (0 bytes); pass a video or image file")
+
+
+def read_frames(
+    path: str | Path,
+    every_n: int = 1,
+    start_s: float | None = None,
+    end_s: float | None = None,
+) -> Iterator[Frame]:
+    """Yield the frames of a video, a still image, or a folder of images, one at a time.
+
+    Args:
+        path: a video file, an image file, or a folder of images (read in natural order).
+        every_n: yield one frame in `every_n`, counted from the first frame yielded.
+        start_s: first timestamp to yield, seconds from the video's first frame (videos only).
+            The decoder seeks near it, then drops frames until the timestamp reaches it.
+        end_s: stop before the first frame whose timestamp is >= `end_s` (videos only).
+
+    Yields:
+        `Frame` objects; `Frame.image` is uint8 (H, W, 3) RGB, upright.
+
+    Raises:
+        MediaError: the input is missing, empty, not media, or fails to decode part-way (the
+            message names the frame index reached).
+        ConfigError: `every_n` < 1, `end_s` <= `start_s`, or a time range given for images.
+    """
+    source = Path(path)
+    if every_n < 1:
+        raise ConfigError(f"every_n must be >= 1, got {every_n}; pass 1 to read every frame")
+    if start_s is not None and end_s is not None and end_s <= start_s:
+        raise ConfigError(f"end_s ({end_s}) must be greater than start_s ({start_s}); fix the time range")
+    check_exists(source)
+    kind = media_kind(source)
+    if kind != "video" and (start_s is not None or end_s is not None):
+        raise ConfigError(
+            f"{source}: start/end times apply to videos only, and this is a {kind.replace('_', ' ')}; "
+            "remove the time range"
+        )
+    if kind == "image":
+        return _read_still(source)
+    if kind == "image_folder":
+        return _read_folder(source, every_n)
+    return _read_video(source, every_n, start_s, end_s)
+
+
+def _read_still(path: Path) -> Iterator[Frame]:
+    yield Frame(index=0, timestamp_s=0.0, image=read_image(path))
+
+
+def _read_folder(folder: Path, every_n: int) -> Iterator[Frame]:
+    images = list_images(folder)
+    if not images:
+        raise MediaError(
+            f"{folder}: folder has no image files ({', '.join(sorted(IMAGE_EXTENSIONS))}); "
+            "put images in it or pass a video"
+        )
+    for index in range(0, len(images), every_n):
+        yield Frame(index=index, timestamp_s=0.0, image=read_image(images[index]))
+
+
+def _count_packets_before(path: Path, stream_index: int, target_pts: int) -> int | None:
+    """Number of video packets whose pts is < `target_pts`, by demuxing only (no decoding).
+
+    Returns None when a packet has no pts, in which case the caller decodes from the start.
+    """
+    with open_video(path) as container:
+        stream = container.streams[stream_index]
+        count = 0
+        for packet in container.demux(stream):
+            if packet.size == 0 or packet.is_discard:
+                continue
+            if packet.pts is None:
+                return None
+            if packet.pts < target_pts:
+                count += 1
+            # dts never decreases and pts >= dts, so no later packet can be before the target.
+            if packet.dts is not None and packet.dts >= target_pts:
+                break
+        return count
+
+
+def _read_video(path: Path, every_n: int, start_s: float | None, end_s: float | None) -> Iterator[Frame]:
+    container = open_video(path)
+    try:
+        stream = pick_video_stream(container, path)
+        stream.thread_type = "AUTO"
+        if stream.time_base is None:
+            raise MediaError(f"{path}: video stream has no time base; re-encode the file")
+        first_pts = stream.start_time if stream.start_time is not None else 0
+        counted: int | None = None
+        if start_s is not None and start_s > 0:
+            target_pts = first_pts + math.floor((start_s - _TIME_SLACK_S) / stream.time_base)
+            counted = _count_packets_before(path, stream.index, target_pts)
+            if counted is not None:
+                container.seek(target_pts, stream=stream, backward=True, any_frame=False)
+        yield from _decode_frames(
+            container, stream, path, every_n, start_s, end_s, seek_index=counted, first_pts=first_pts
+        )
+    finally:
+        container.close()
+
+
+def _decode_frames(
+    container: av.container.InputContainer,
+    stream: av.video.stream.VideoStream,
+    path: Path,
+    every_n: int,
+    start_s: float | None,
+    end_s: float | None,
+    *,
+    seek_index: int | None,
+    first_pts: int,
+) -> Iterator[Frame]:
+    """Decode from the container's current position and yield the frames in [start_s, end_s).
+
+    `seek_index` is the index of the first frame at or after `start_s` when the container was
+    seeked there (the decoder then restarts at an earlier keyframe, whose frames are dropped
+    uncounted); None when decoding from the very start, where every frame is counted.
+    """
+    time_base = stream.time_base
+    assert time_base is not None
+    fps = float(stream.guessed_rate or stream.average_rate or 25)
+    half_frame_s = 0.5 / fps
+    next_index = seek_index if seek_index is not None else 0
+    first_yielded: int | None = None
+    try:
+        for frame in container.decode(stream):
+            if frame.pts is not None:
+                timestamp_s = float((frame.pts - first_pts) * time_base)
+            else:
+                timestamp_s = next_index / fps
+            if start_s is not None and timestamp_s < start_s - _TIME_SLACK_S:
+                if seek_index is None:
+                    next_index += 1
+                continue
+            if seek_index is not None and first_yielded is None and timestamp_s > start_s + half_frame_s:
+                # The seek landed past the start (an imprecise index), so the packet count no longer
+                # names this frame: decode from the beginning instead, slower but exact.
+                logger.warning("%s: seek overshot %.3f s; decoding from the start instead", path, start_s)
+                container.seek(first_pts, stream=stream, backward=True, any_frame=False)
+                yield from _decode_frames(
+                    container, stream, path, every_n, start_s, end_s, seek_index=None, first_pts=first_pts
+                )
+                return
+            if end_s is not None and timestamp_s >= end_s - _TIME_SLACK_S:
+                return
+            index = next_index
+            next_index += 1
+            if first_yielded is None:
+                first_yielded = index
+            if (index - first_yielded) % every_n == 0:
+                image = rotate_upright(frame.to_ndarray(format="rgb24"), frame.rotation)
+                yield Frame(index=index, timestamp_s=timestamp_s, image=image)
+    except av.error.FFmpegError as error:
+        raise MediaError(
+            f"{path}: decoding failed at frame {next_index} ({error.strerror}); the file is truncated or "
+            "corrupt; re-encode or re-download it"
+        ) from error

@@ -1,0 +1,117 @@
+"""The contract every face-swap autoencoder follows, and the validation of its options.
+
+A model learns two people, the *source* (who appears in the output) and the *target* (whose video
+is converted). It has an image output and a learned-mask output for each:
+
+* `forward_source(x)`: a source face reconstructed as itself;
+* `forward_target(x)`: a target face reconstructed as itself;
+* `swap(x)`: a target face rendered as the source person (what conversion calls);
+* `forward(x_source, x_target)`: both reconstructions in one call (the training step; one call so
+  that `DistributedDataParallel` sees every parameter used once per step).
+
+Inputs are float32 (N, 3, R, R) RGB in [0, 1]; images come back as (N, 3, R, R) in [0, 1], masks
+as (N, 1, R, R) in [0, 1]. `model.config` holds the constructor's keyword arguments, so a checkpoint
+can rebuild the same architecture; `model.name` is the registry name.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar, Literal, get_args
+
+import torch
+from torch import nn
+
+from facetransfer.errors import ConfigError
+
+Side = Literal["source", "target"]
+SIDES: tuple[str, ...] = get_args(Side)
+Rendering = Literal["source", "target", "swap"]
+
+MIN_RESOLUTION_PX = 64
+MAX_RESOLUTION_PX = 512
+
+
+def validate_options(
+    resolution: int,
+    bottleneck_width: int,
+    encoder_width: int,
+    decoder_width: int,
+    mask_width: int,
+    depth_to_space: bool,
+) -> None:
+    """Raise `ConfigError` (one line) when an architecture option is out of range."""
+    if not MIN_RESOLUTION_PX <= resolution <= MAX_RESOLUTION_PX or resolution % 16:
+        raise ConfigError(
+            f"resolution {resolution} px is not supported; use a multiple of 16 from "
+            f"{MIN_RESOLUTION_PX} to {MAX_RESOLUTION_PX}"
+        )
+    if depth_to_space and resolution % 32:
+        raise ConfigError(
+            f"resolution {resolution} px with depth-to-space needs a multiple of 32 (its bottleneck "
+            f"works at resolution/32); use {resolution - 16} or {resolution + 16}, or turn depth-to-space off"
+        )
+    for label, value in (
+        ("bottleneck width", bottleneck_width),
+        ("encoder width", encoder_width),
+        ("decoder width", decoder_width),
+        ("mask decoder width", mask_width),
+    ):
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise ConfigError(f"{label} must be a positive whole number, not {value!r}")
+
+
+class FaceSwapModel(nn.Module):
+    """Base class of the registered models (see the module docstring for the contract)."""
+
+    name: ClassVar[str] = ""
+
+    def __init__(self, **config: Any) -> None:
+        super().__init__()
+        self.config: dict[str, Any] = dict(config)
+
+    @property
+    def resolution(self) -> int:
+        return int(self.config["resolution"])
+
+    # -- what subclasses provide ----------------------------------------------------------------
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        """The shared encoder's flat code of faces x (N, 3, R, R)."""
+        raise NotImplementedError
+
+    def render(self, code: torch.Tensor, rendering: Rendering) -> tuple[torch.Tensor, torch.Tensor]:
+        """(image, mask) decoded from `code` as the source, the target, or the swap."""
+        raise NotImplementedError
+
+    def parts(self) -> dict[str, nn.Module]:
+        """The model's named parts (encoder, inters, decoders)."""
+        raise NotImplementedError
+
+    def parts_trained_by(self, side: Side) -> set[str]:
+        """Names of the parts that a loss on `side`'s reconstruction trains; the others must not move."""
+        raise NotImplementedError
+
+    # -- the contract ---------------------------------------------------------------------------
+    def forward_source(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.render(self.encode(x), "source")
+
+    def forward_target(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.render(self.encode(x), "target")
+
+    def swap(self, x_target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Target faces (N, 3, R, R) rendered as the source person: (image, mask)."""
+        return self.render(self.encode(x_target), "swap")
+
+    def forward(
+        self, x_source: torch.Tensor, x_target: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(source image, source mask, target image, target mask): both sides reconstructed.
+
+        The encoder runs once on both batches together (larger, faster matrix products)."""
+        count = x_source.shape[0]
+        code = self.encode(torch.cat([x_source, x_target]))
+        source_image, source_mask = self.render(code[:count], "source")
+        target_image, target_mask = self.render(code[count:], "target")
+        return source_image, source_mask, target_image, target_mask
+
+    def parameter_count(self) -> int:
+        return sum(parameter.numel() for parameter in self.parameters())

@@ -1,0 +1,66 @@
+"""`df`: DeepFaceLab's DF design: one shared encoder and bottleneck ("inter"), one decoder per person.
+
+Source faces train encoder + inter + source decoder; target faces train encoder + inter + target
+decoder. Because the two people share the code, a target face's code decoded by the source decoder
+shows the source person with the target's pose, expression and lighting: the swap.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from facetransfer.models.base import FaceSwapModel, Rendering, Side, validate_options
+from facetransfer.models.blocks import Decoder, Encoder, Inter
+from facetransfer.models.registry import register_model
+
+
+@register_model("df")
+class DFModel(FaceSwapModel):
+    def __init__(
+        self,
+        resolution: int = 128,
+        bottleneck_width: int = 256,
+        encoder_width: int = 64,
+        decoder_width: int = 64,
+        mask_width: int = 22,
+        pixel_norm: bool = True,
+        depth_to_space: bool = True,
+    ) -> None:
+        validate_options(resolution, bottleneck_width, encoder_width, decoder_width, mask_width, depth_to_space)
+        super().__init__(
+            resolution=resolution,
+            bottleneck_width=bottleneck_width,
+            encoder_width=encoder_width,
+            decoder_width=decoder_width,
+            mask_width=mask_width,
+            pixel_norm=pixel_norm,
+            depth_to_space=depth_to_space,
+        )
+        lowest_px = resolution // (32 if depth_to_space else 16)
+        self.encoder = Encoder(encoder_width, pixel_norm)
+        encoder_features = self.encoder.out_channels * (resolution // 16) ** 2
+        inter_channels = bottleneck_width
+        self.inter = Inter(encoder_features, bottleneck_width, inter_channels, lowest_px)
+        self.decoder_source = Decoder(inter_channels, decoder_width, mask_width, depth_to_space)
+        self.decoder_target = Decoder(inter_channels, decoder_width, mask_width, depth_to_space)
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        return self.encoder(x)
+
+    def render(self, code: torch.Tensor, rendering: Rendering) -> tuple[torch.Tensor, torch.Tensor]:
+        grid = self.inter(code)
+        decoder = self.decoder_target if rendering == "target" else self.decoder_source
+        image, mask = decoder(grid)
+        return image, mask
+
+    def parts(self) -> dict[str, nn.Module]:
+        return {
+            "encoder": self.encoder,
+            "inter": self.inter,
+            "decoder_source": self.decoder_source,
+            "decoder_target": self.decoder_target,
+        }
+
+    def parts_trained_by(self, side: Side) -> set[str]:
+        return {"encoder", "inter", "decoder_source" if side == "source" else "decoder_target"}
