@@ -34,6 +34,7 @@ from facetransfer.extract.identity import (
 from facetransfer.extract.landmarker import MeshLandmarker, landmarks_bbox
 from facetransfer.extract.pose import blur_score, head_pose
 from facetransfer.extract.tracking import CutDetector, Tracker, iou
+from facetransfer.extract.verify import FaceVerifier
 from facetransfer.faceset.io import FacesetWriter, is_faceset
 from facetransfer.faceset.schema import FaceRecord, FacesetManifest
 from facetransfer.fsutil import atomic_dir
@@ -58,6 +59,7 @@ class ExtractConfig:
     min_score: float = 0.5
     max_blur: float = 1.0
     redetect_every: int = 5
+    min_verify_score: float = 0.5
     identity_threshold: float = SAME_PERSON_DISTANCE
     image_format: str = "png"
     debug_dir: str | None = None
@@ -92,9 +94,16 @@ class FaceFinder:
     when a tracked face is lost, and every `redetect_every` frames; between those the mesh runs on a
     box around each face's previous landmarks, which is cheaper and steadier."""
 
-    def __init__(self, detector: FaceDetector, landmarker: MeshLandmarker, redetect_every: int = 5) -> None:
+    def __init__(
+        self,
+        detector: FaceDetector,
+        landmarker: MeshLandmarker,
+        redetect_every: int = 5,
+        verifier: FaceVerifier | None = None,
+    ) -> None:
         self.detector = detector
         self.landmarker = landmarker
+        self.verifier = verifier
         self.redetect_every = max(1, redetect_every)
         self.cuts = CutDetector()
         self.tracker = Tracker()
@@ -128,6 +137,8 @@ class FaceFinder:
                 box = landmarks_bbox(landmarks)
                 if any(iou(box, landmarks_bbox(face.landmarks)) > 0.5 for face in faces):
                     continue  # the same face found twice
+                if self.verifier is not None and not self.verifier.is_face(image_rgb, landmarks):
+                    continue
                 faces.append(FaceObservation(landmarks, detection.score))
             self._lost = False
         else:
@@ -250,7 +261,8 @@ def extract_faceset(
     landmarker = MeshLandmarker()
     embedder = IdentityEmbedder() if not (config.all_faces and not config.reference) else None
     reference = embed_reference(config.reference, detector, landmarker, embedder) if config.reference and embedder else None
-    finder = FaceFinder(detector, landmarker, config.redetect_every)
+    verifier = FaceVerifier(config.min_verify_score) if config.min_verify_score > 0 else None
+    finder = FaceFinder(detector, landmarker, config.redetect_every, verifier)
     debug_dir = Path(config.debug_dir) if config.debug_dir else None
     if debug_dir:
         debug_dir.mkdir(parents=True, exist_ok=True)

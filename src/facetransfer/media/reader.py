@@ -253,25 +253,37 @@ def _count_packets_before(path: Path, stream_index: int, target_pts: int) -> int
         return count
 
 
+class _SeekOvershoot(Exception):
+    """The seek landed after the requested start, so the counted frame index would be wrong."""
+
+
 def _read_video(path: Path, every_n: int, start_s: float | None, end_s: float | None) -> Iterator[Frame]:
+    seek_index: int | None = None
     container = open_video(path)
     try:
         stream = pick_video_stream(container, path)
-        stream.thread_type = "AUTO"
         if stream.time_base is None:
             raise MediaError(f"{path}: video stream has no time base; re-encode the file")
         first_pts = stream.start_time if stream.start_time is not None else 0
-        counted: int | None = None
         if start_s is not None and start_s > 0:
             target_pts = first_pts + math.floor((start_s - _TIME_SLACK_S) / stream.time_base)
-            counted = _count_packets_before(path, stream.index, target_pts)
-            if counted is not None:
+            seek_index = _count_packets_before(path, stream.index, target_pts)
+            if seek_index:  # 0: nothing to skip; None: packets without pts, decode from the start
                 container.seek(target_pts, stream=stream, backward=True, any_frame=False)
-        yield from _decode_frames(
-            container, stream, path, every_n, start_s, end_s, seek_index=counted, first_pts=first_pts
-        )
+            else:
+                seek_index = None
+        try:
+            yield from _decode_frames(container, stream, path, every_n, start_s, end_s, seek_index, first_pts)
+            return
+        except _SeekOvershoot:
+            # MPEG program streams, for one, seek only approximately. Nothing was yielded yet.
+            logger.info("%s: seek to %.3f s landed too late; decoding from the start instead", path, start_s)
     finally:
         container.close()
+    with open_video(path) as container:
+        stream = pick_video_stream(container, path)
+        first_pts = stream.start_time if stream.start_time is not None else 0
+        yield from _decode_frames(container, stream, path, every_n, start_s, end_s, None, first_pts)
 
 
 def _decode_frames(
@@ -281,41 +293,41 @@ def _decode_frames(
     every_n: int,
     start_s: float | None,
     end_s: float | None,
-    *,
     seek_index: int | None,
     first_pts: int,
 ) -> Iterator[Frame]:
     """Decode from the container's current position and yield the frames in [start_s, end_s).
 
     `seek_index` is the index of the first frame at or after `start_s` when the container was
-    seeked there (the decoder then restarts at an earlier keyframe, whose frames are dropped
-    uncounted); None when decoding from the very start, where every frame is counted.
+    seeked to a keyframe before it (frames decoded before `start_s` are then dropped uncounted);
+    None when decoding from the very start, where every frame is counted.
+
+    Raises:
+        _SeekOvershoot: after a seek, the first decoded frame is already at or past `start_s`.
     """
+    stream.thread_type = "AUTO"
     time_base = stream.time_base
     assert time_base is not None
     fps = float(stream.guessed_rate or stream.average_rate or 25)
-    half_frame_s = 0.5 / fps
     next_index = seek_index if seek_index is not None else 0
     first_yielded: int | None = None
+    decoded_any = False
     try:
         for frame in container.decode(stream):
             if frame.pts is not None:
                 timestamp_s = float((frame.pts - first_pts) * time_base)
             else:
                 timestamp_s = next_index / fps
-            if start_s is not None and timestamp_s < start_s - _TIME_SLACK_S:
+            before_start = start_s is not None and timestamp_s < start_s - _TIME_SLACK_S
+            if seek_index is not None and not decoded_any and not before_start:
+                # A backward seek lands on a keyframe before the start, whose frames are dropped:
+                # landing at or after the start means frames were skipped uncounted.
+                raise _SeekOvershoot
+            decoded_any = True
+            if before_start:
                 if seek_index is None:
                     next_index += 1
                 continue
-            if seek_index is not None and first_yielded is None and timestamp_s > start_s + half_frame_s:
-                # The seek landed past the start (an imprecise index), so the packet count no longer
-                # names this frame: decode from the beginning instead, slower but exact.
-                logger.warning("%s: seek overshot %.3f s; decoding from the start instead", path, start_s)
-                container.seek(first_pts, stream=stream, backward=True, any_frame=False)
-                yield from _decode_frames(
-                    container, stream, path, every_n, start_s, end_s, seek_index=None, first_pts=first_pts
-                )
-                return
             if end_s is not None and timestamp_s >= end_s - _TIME_SLACK_S:
                 return
             index = next_index
