@@ -55,4 +55,6 @@ mean = stack.mean(0)
 choice = mean.argmin(1)
 print(f"faces used: {len(distances)}")
 print("MESH_TO_68 = (", ", ".join(str(int(i)) for i in choice), ")")
-print("residual (fraction of inter-ocular distance): mean %.3f max %.3f" % (mean.min(1).mean(), mean.min(1).max()))
+print(
+    f"residual (fraction of inter-ocular distance): mean {mean.min(1).mean():.3f} max {mean.min(1).max():.3f}"
+)

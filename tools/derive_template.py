@@ -34,14 +34,18 @@ for path in paths:
             if not result.multi_face_landmarks:
                 continue
             height, width = image.shape[:2]
-            points = np.array([[p.x * width, p.y * height, p.z * width] for p in result.multi_face_landmarks[0].landmark])
+            points = np.array(
+                [[p.x * width, p.y * height, p.z * width] for p in result.multi_face_landmarks[0].landmark]
+            )
             shapes.append(points[list(MESH_TO_68)])
 for path in sorted((root / "identity" / "johns").glob("*/*.jpg")):
     image = cv2.cvtColor(cv2.imread(str(path)), cv2.COLOR_BGR2RGB)
     result = mesh.process(image)
     if result.multi_face_landmarks:
         height, width = image.shape[:2]
-        points = np.array([[p.x * width, p.y * height, p.z * width] for p in result.multi_face_landmarks[0].landmark])
+        points = np.array(
+            [[p.x * width, p.y * height, p.z * width] for p in result.multi_face_landmarks[0].landmark]
+        )
         shapes.append(points[list(MESH_TO_68)])
 
 
@@ -59,7 +63,9 @@ def similarity_3d(source: np.ndarray, target: np.ndarray) -> np.ndarray:
 
 
 # mirror each shape too, so the template is symmetric
-MIRROR = [16 - i for i in range(17)] + [26 - i for i in range(10)] + list(range(27, 31)) + [35, 34, 33, 32, 31]
+MIRROR = (
+    [16 - i for i in range(17)] + [26 - i for i in range(10)] + list(range(27, 31)) + [35, 34, 33, 32, 31]
+)
 MIRROR += [45, 44, 43, 42, 47, 46, 39, 38, 37, 36, 41, 40]
 MIRROR += [54, 53, 52, 51, 50, 49, 48, 59, 58, 57, 56, 55, 64, 63, 62, 61, 60, 67, 66, 65]
 mirrored = []
@@ -92,7 +98,7 @@ low, high = points_3d[:, 0].min(), points_3d[:, 0].max()
 scale = high - low
 points_3d = (points_3d - np.array([low, points_3d[:, 1].min(), 0.0])) / scale
 payload = {
-    "description": "Mean 68-point face from MediaPipe face mesh on the shared test media (see tools/derive_template.py)",
+    "description": "Mean 68-point face from MediaPipe face mesh on the shared test media",
     "faces": len(shapes),
     "points_2d": np.round(points_3d[:, :2], 5).tolist(),
     "points_3d": np.round(points_3d, 5).tolist(),

@@ -29,7 +29,9 @@ def contact_sheet(
         tile = cv2.resize(image, (tile_px, tile_px), interpolation=cv2.INTER_AREA)
         if captions is not None and captions[index]:
             cv2.putText(tile, captions[index], (3, tile_px - 5), cv2.FONT_HERSHEY_SIMPLEX, 0.33, (0, 0, 0), 2)
-            cv2.putText(tile, captions[index], (3, tile_px - 5), cv2.FONT_HERSHEY_SIMPLEX, 0.33, (255, 255, 255), 1)
+            cv2.putText(
+                tile, captions[index], (3, tile_px - 5), cv2.FONT_HERSHEY_SIMPLEX, 0.33, (255, 255, 255), 1
+            )
         row, column = divmod(index, columns)
         y, x = gap_px + row * step, gap_px + column * step
         sheet[y : y + tile_px, x : x + tile_px] = tile

@@ -17,8 +17,12 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("path", metavar="PATH")
     parser.add_argument("--json", action="store_true", help="print JSON")
-    parser.add_argument("--sheet", metavar="OUT.png", default=None, help="faceset: write a contact sheet of its faces")
-    parser.add_argument("--sheet-max", type=int, default=64, metavar="N", help="faces on the contact sheet (default 64)")
+    parser.add_argument(
+        "--sheet", metavar="OUT.png", default=None, help="faceset: write a contact sheet of its faces"
+    )
+    parser.add_argument(
+        "--sheet-max", type=int, default=64, metavar="N", help="faces on the contact sheet (default 64)"
+    )
     parser.set_defaults(func=run)
 
 
@@ -73,7 +77,7 @@ def describe(path: Path) -> dict[str, Any]:
         return describe_model(path)
     from facetransfer.media import probe
 
-    return {"kind": "media", **probe(path).to_json()}
+    return probe(path).to_json()
 
 
 def run(args: argparse.Namespace) -> int:

@@ -94,16 +94,16 @@ class MediaPipeDetector:
             self._detector = mp.solutions.face_detection.FaceDetection(
                 model_selection=1, min_detection_confidence=min_score
             )
-        self._calls = 0
+        self._warm = False
 
     def detect(self, image_rgb: np.ndarray) -> list[Detection]:
         height, width = image_rgb.shape[:2]
-        if self._calls < 2:
+        if self._warm:
+            result = self._detector.process(np.ascontiguousarray(image_rgb))
+        else:  # parts of the graph start, and log, on the first frame with a face
             with native_stderr_silenced():
                 result = self._detector.process(np.ascontiguousarray(image_rgb))
-        else:
-            result = self._detector.process(np.ascontiguousarray(image_rgb))
-        self._calls += 1
+            self._warm = bool(result.detections)
         detections: list[Detection] = []
         for item in result.detections or []:
             box = item.location_data.relative_bounding_box
@@ -116,7 +116,9 @@ class MediaPipeDetector:
             # Subject's right eye is image-left. Mouth corners are not given: spread the centre sideways.
             eye_span = points[1] - points[0]
             mouth = points[3]
-            keypoints = np.stack([points[0], points[1], points[2], mouth - 0.35 * eye_span, mouth + 0.35 * eye_span])
+            keypoints = np.stack(
+                [points[0], points[1], points[2], mouth - 0.35 * eye_span, mouth + 0.35 * eye_span]
+            )
             detections.append(Detection((x0, y0, x1, y1), float(item.score[0]), keypoints.astype(np.float32)))
         detections.sort(key=lambda d: -d.score)
         return detections

@@ -23,7 +23,7 @@ class IdentityEmbedder:
 
     def chip(self, image_rgb: np.ndarray, bbox: tuple[float, float, float, float]) -> np.ndarray:
         """uint8 (150, 150, 3) aligned chip of the face in `bbox` (x0, y0, x1, y1)."""
-        x0, y0, x1, y1 = (int(round(v)) for v in bbox)
+        x0, y0, x1, y1 = (round(v) for v in bbox)
         rectangle = self._dlib.rectangle(x0, y0, x1, y1)
         image = np.ascontiguousarray(image_rgb)
         shape = self._shape(image, rectangle)
@@ -50,7 +50,9 @@ def distance_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.sqrt((difference**2).sum(-1)).astype(np.float32)
 
 
-def cluster(embeddings: np.ndarray, weights: np.ndarray, threshold: float = SAME_PERSON_DISTANCE) -> np.ndarray:
+def cluster(
+    embeddings: np.ndarray, weights: np.ndarray, threshold: float = SAME_PERSON_DISTANCE
+) -> np.ndarray:
     """Average-linkage agglomerative clustering of (N, 128) embeddings; clusters merge while their
     weighted mean embeddings are closer than `threshold`. Returns int (N,) labels, 0 = the cluster
     with the largest total weight (for tracks: the most frames), then by decreasing weight."""

@@ -14,7 +14,9 @@ MESH_INPUT_PX = 256
 CROP_SCALE = 1.7
 
 
-def square_roi(bbox: tuple[float, float, float, float], scale: float = CROP_SCALE) -> tuple[float, float, float]:
+def square_roi(
+    bbox: tuple[float, float, float, float], scale: float = CROP_SCALE
+) -> tuple[float, float, float]:
     """(centre_x, centre_y, side) of a square `scale` times the box's longer side."""
     x0, y0, x1, y1 = bbox
     return (x0 + x1) / 2.0, (y0 + y1) / 2.0, max(x1 - x0, y1 - y0) * scale
@@ -37,7 +39,7 @@ class MeshLandmarker:
                 refine_landmarks=True,
                 min_detection_confidence=min_score,
             )
-        self._calls = 0
+        self._warm = False
 
     def mesh(self, image_rgb: np.ndarray, bbox: tuple[float, float, float, float]) -> np.ndarray | None:
         centre_x, centre_y, side = square_roi(bbox)
@@ -55,22 +57,26 @@ class MeshLandmarker:
             flags=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR,
             borderMode=cv2.BORDER_CONSTANT,
         )
-        if self._calls < 2:
+        if self._warm:
+            result = self._mesh.process(crop)
+        else:  # the landmark model starts, and logs, on the first frame with a face
             with native_stderr_silenced():
                 result = self._mesh.process(crop)
-        else:
-            result = self._mesh.process(crop)
-        self._calls += 1
+            self._warm = bool(result.multi_face_landmarks)
         if not result.multi_face_landmarks:
             return None
-        points = np.array([[p.x, p.y, p.z] for p in result.multi_face_landmarks[0].landmark], dtype=np.float64)
+        points = np.array(
+            [[p.x, p.y, p.z] for p in result.multi_face_landmarks[0].landmark], dtype=np.float64
+        )
         points *= MESH_INPUT_PX
         points[:, 0] = points[:, 0] / scale + (centre_x - side / 2)
         points[:, 1] = points[:, 1] / scale + (centre_y - side / 2)
         points[:, 2] = points[:, 2] / scale
         return points.astype(np.float32)
 
-    def landmarks68(self, image_rgb: np.ndarray, bbox: tuple[float, float, float, float]) -> np.ndarray | None:
+    def landmarks68(
+        self, image_rgb: np.ndarray, bbox: tuple[float, float, float, float]
+    ) -> np.ndarray | None:
         points = self.mesh(image_rgb, bbox)
         return None if points is None else mesh_to_68(points)
 

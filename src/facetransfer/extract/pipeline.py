@@ -145,7 +145,10 @@ class FaceFinder:
             self._since_detection += 1
             for previous in self._previous:
                 landmarks = self.landmarker.landmarks68(image_rgb, landmarks_bbox(previous.landmarks))
-                if landmarks is None or iou(landmarks_bbox(landmarks), landmarks_bbox(previous.landmarks)) < 0.3:
+                if (
+                    landmarks is None
+                    or iou(landmarks_bbox(landmarks), landmarks_bbox(previous.landmarks)) < 0.3
+                ):
                     self._lost = True
                     continue
                 faces.append(FaceObservation(landmarks, previous.score))
@@ -162,11 +165,13 @@ def _face_size(landmarks: np.ndarray) -> float:
 def _draw_debug(image_rgb: np.ndarray, faces: list[FaceObservation], track_ids: list[int]) -> np.ndarray:
     canvas = cv2.cvtColor(image_rgb, cv2.COLOR_RGB2BGR)
     for face, track_id in zip(faces, track_ids, strict=True):
-        x0, y0, x1, y1 = (int(round(v)) for v in landmarks_bbox(face.landmarks))
+        x0, y0, x1, y1 = (round(v) for v in landmarks_bbox(face.landmarks))
         cv2.rectangle(canvas, (x0, y0), (x1, y1), (0, 255, 0), 1)
         for x, y in face.landmarks:
             cv2.circle(canvas, (round(float(x)), round(float(y))), 1, (0, 0, 255), -1)
-        cv2.putText(canvas, f"track {track_id} {face.score:.2f}", (x0, max(10, y0 - 4)), 0, 0.4, (0, 255, 255), 1)
+        cv2.putText(
+            canvas, f"track {track_id} {face.score:.2f}", (x0, max(10, y0 - 4)), 0, 0.4, (0, 255, 255), 1
+        )
     return canvas
 
 
@@ -194,7 +199,9 @@ def embed_reference(
             if landmarks is not None and (best is None or _face_size(landmarks) > _face_size(best)):
                 best = landmarks
         if best is None:
-            raise NoFaceError(f"{path}: no face found in the reference image; pass a clear photo of the person")
+            raise NoFaceError(
+                f"{path}: no face found in the reference image; pass a clear photo of the person"
+            )
         embeddings.append(embedder.embed_chips([embedder.chip(image, face_box_for_dlib(best))])[0])
     return np.stack(embeddings)
 
@@ -214,12 +221,18 @@ def _select_person(
     labels = cluster(embeddings, np.array([frames_per_track[t] for t in track_ids], dtype=np.float64))
     label_of = dict(zip(track_ids, labels.tolist(), strict=True))
     if reference is not None:
-        distance_of = dict(zip(track_ids, distance_matrix(embeddings, reference).min(1).tolist(), strict=True))
+        distance_of = dict(
+            zip(track_ids, distance_matrix(embeddings, reference).min(1).tolist(), strict=True)
+        )
     else:
         main = embeddings[labels == 0]
-        weights = np.array([frames_per_track[t] for t, label in zip(track_ids, labels, strict=True) if label == 0])
+        weights = np.array(
+            [frames_per_track[t] for t, label in zip(track_ids, labels, strict=True) if label == 0]
+        )
         centre = (main * weights[:, None]).sum(0) / weights.sum()
-        distance_of = dict(zip(track_ids, distance_matrix(embeddings, centre[None])[:, 0].tolist(), strict=True))
+        distance_of = dict(
+            zip(track_ids, distance_matrix(embeddings, centre[None])[:, 0].tolist(), strict=True)
+        )
     kept = []
     for record in records:
         record.identity_id = int(label_of.get(record.track_id, -1))
@@ -254,13 +267,19 @@ def extract_faceset(
             raise OutputExistsError(f"{output}: the output folder is also an input; choose another -o")
     if output.exists() and not config.overwrite:
         what = "a faceset" if is_faceset(output) else "something"
-        raise OutputExistsError(f"{output}: {what} already exists there; pass --overwrite or choose another -o")
+        raise OutputExistsError(
+            f"{output}: {what} already exists there; pass --overwrite or choose another -o"
+        )
     probes = [probe(path) for path in input_paths]  # fail fast on bad inputs, before any work
 
     detector = create_detector(config.detector, min_score=min(config.min_score, 0.5))
     landmarker = MeshLandmarker()
     embedder = IdentityEmbedder() if not (config.all_faces and not config.reference) else None
-    reference = embed_reference(config.reference, detector, landmarker, embedder) if config.reference and embedder else None
+    reference = (
+        embed_reference(config.reference, detector, landmarker, embedder)
+        if config.reference and embedder
+        else None
+    )
     verifier = FaceVerifier(config.min_verify_score) if config.min_verify_score > 0 else None
     finder = FaceFinder(detector, landmarker, config.redetect_every, verifier)
     debug_dir = Path(config.debug_dir) if config.debug_dir else None
@@ -277,7 +296,9 @@ def extract_faceset(
             for source_index, (path, info) in enumerate(zip(input_paths, probes, strict=True)):
                 finder.reset()
                 found_here = 0
-                for frame in read_frames(path, every_n=config.every_n, start_s=config.start_s, end_s=config.end_s):
+                for frame in read_frames(
+                    path, every_n=config.every_n, start_s=config.start_s, end_s=config.end_s
+                ):
                     frames += 1
                     image = frame.image
                     height, width = image.shape[:2]
@@ -295,7 +316,9 @@ def extract_faceset(
                         if face.score < config.min_score:
                             dropped["min_score"] += 1
                             continue
-                        frame_to_crop, crop_to_frame = alignment_matrices(face.landmarks, config.crop_size, config.coverage)
+                        frame_to_crop, crop_to_frame = alignment_matrices(
+                            face.landmarks, config.crop_size, config.coverage
+                        )
                         crop = warp_to_crop(image, frame_to_crop, config.crop_size)
                         blur = blur_score(crop)
                         if blur > config.max_blur:
@@ -334,9 +357,14 @@ def extract_faceset(
 
             if not records:
                 names = ", ".join(str(p) for p in input_paths)
-                reason = "" if not dropped else f" ({sum(dropped.values())} faces dropped by --min-size/--min-score/--max-blur)"
+                reason = (
+                    ""
+                    if not dropped
+                    else f" ({sum(dropped.values())} faces dropped by --min-size/--min-score/--max-blur)"
+                )
                 raise NoFaceError(
-                    f"{names}: no usable face found in {frames} frames{reason}; use media where a face is visible"
+                    f"{names}: no usable face found in {frames} frames{reason}; "
+                    "use media where a face is visible"
                 )
             track_embeddings: dict[int, np.ndarray] = {}
             if embedder is not None:
@@ -350,9 +378,9 @@ def extract_faceset(
             if len(records) > len(kept):
                 dropped["other_person"] += len(records) - len(kept)
             if not kept:
+                named = config.reference[0] if config.reference else input_paths[0]
                 raise NoFaceError(
-                    f"{config.reference[0] if config.reference else input_paths[0]}: none of the {len(records)} faces "
-                    f"found matches the reference person (distance >= {config.identity_threshold}); "
+                    f"{named}: none of the {len(records)} faces found matches the reference person (distance >= {config.identity_threshold}); "
                     "check the reference image or raise --identity-threshold"
                 )
             identities = len({record.identity_id for record in records if record.identity_id >= 0})
@@ -372,7 +400,11 @@ def extract_faceset(
                     "identities_seen": identities,
                     **{f"dropped_{reason}": count for reason, count in dropped.items()},
                 },
-                options={key: value for key, value in asdict(config).items() if key not in ("overwrite", "debug_dir")},
+                options={
+                    key: value
+                    for key, value in asdict(config).items()
+                    if key not in ("overwrite", "debug_dir")
+                },
                 tool_version=__version__,
                 created_utc=datetime.now(UTC).isoformat(timespec="seconds"),
             )

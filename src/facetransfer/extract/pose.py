@@ -20,12 +20,23 @@ def head_pose(landmarks_frame: np.ndarray, frame_width: int, frame_height: int) 
     model = mean_face_3d()[list(POSE_POINTS)]
     image_points = landmarks_frame[list(POSE_POINTS)].astype(np.float64)
     focal = float(max(frame_width, frame_height))
-    camera = np.array([[focal, 0, frame_width / 2.0], [0, focal, frame_height / 2.0], [0, 0, 1]], dtype=np.float64)
-    ok, rotation_vector, translation = cv2.solvePnP(model, image_points, camera, None, flags=cv2.SOLVEPNP_EPNP)
+    camera = np.array(
+        [[focal, 0, frame_width / 2.0], [0, focal, frame_height / 2.0], [0, 0, 1]], dtype=np.float64
+    )
+    ok, rotation_vector, translation = cv2.solvePnP(
+        model, image_points, camera, np.zeros(4), flags=cv2.SOLVEPNP_EPNP
+    )
     if not ok:
         return 0.0, 0.0, 0.0
     ok, rotation_vector, translation = cv2.solvePnP(
-        model, image_points, camera, None, rotation_vector, translation, True, flags=cv2.SOLVEPNP_ITERATIVE
+        model,
+        image_points,
+        camera,
+        np.zeros(4),
+        rotation_vector,
+        translation,
+        True,
+        flags=cv2.SOLVEPNP_ITERATIVE,
     )
     rotation, _ = cv2.Rodrigues(rotation_vector)
     return euler_from_rotation(rotation)

@@ -71,7 +71,9 @@ class CutDetector:
         self._previous: np.ndarray | None = None
 
     def is_cut(self, image_rgb: np.ndarray) -> bool:
-        thumb = cv2.resize(cv2.cvtColor(image_rgb, cv2.COLOR_RGB2GRAY), (32, 18), interpolation=cv2.INTER_AREA)
+        thumb = cv2.resize(
+            cv2.cvtColor(image_rgb, cv2.COLOR_RGB2GRAY), (32, 18), interpolation=cv2.INTER_AREA
+        )
         thumb = thumb.astype(np.float32)
         previous, self._previous = self._previous, thumb
         if previous is None:

@@ -69,11 +69,15 @@ def open_faceset(path: str | os.PathLike[str]) -> Faceset:
     root = Path(path)
     manifest_path = root / MANIFEST_NAME
     if not manifest_path.is_file():
-        raise FacesetError(f"{root}: not a faceset (no {MANIFEST_NAME}); create one with `facetransfer extract`")
+        raise FacesetError(
+            f"{root}: not a faceset (no {MANIFEST_NAME}); create one with `facetransfer extract`"
+        )
     try:
         payload = json.loads(manifest_path.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as error:
-        raise FacesetError(f"{manifest_path}: unreadable manifest ({error}); re-extract the faceset") from error
+        raise FacesetError(
+            f"{manifest_path}: unreadable manifest ({error}); re-extract the faceset"
+        ) from error
     if payload.get("format") != FACESET_FORMAT:
         raise FacesetError(f"{manifest_path}: format {payload.get('format')!r} is not {FACESET_FORMAT!r}")
     if int(payload.get("version", -1)) > FACESET_VERSION:
@@ -95,7 +99,9 @@ def open_faceset(path: str | os.PathLike[str]) -> Faceset:
                 try:
                     record = FaceRecord.from_json(json.loads(line))
                 except (json.JSONDecodeError, TypeError, ValueError, KeyError) as error:
-                    raise FacesetError(f"{records_path}:{line_number}: malformed face record ({error})") from error
+                    raise FacesetError(
+                        f"{records_path}:{line_number}: malformed face record ({error})"
+                    ) from error
                 if record.crop_file in present:
                     records.append(record)
                 else:
@@ -124,7 +130,9 @@ class FacesetWriter:
     def write_crop(self, record: FaceRecord, crop_rgb: np.ndarray) -> None:
         """Encode `crop_rgb` (uint8 (S, S, 3) RGB) as the crop file of `record` (sets `crop_file`)."""
         record.crop_file = f"{record.face_id}.{self.image_format}"
-        params = [cv2.IMWRITE_PNG_COMPRESSION, 1] if self.image_format == "png" else [cv2.IMWRITE_JPEG_QUALITY, 95]
+        params = (
+            [cv2.IMWRITE_PNG_COMPRESSION, 1] if self.image_format == "png" else [cv2.IMWRITE_JPEG_QUALITY, 95]
+        )
         ok, encoded = cv2.imencode(f".{self.image_format}", cv2.cvtColor(crop_rgb, cv2.COLOR_RGB2BGR), params)
         if not ok:
             raise FacesetError(f"cannot encode crop {record.face_id}")
