@@ -380,7 +380,8 @@ def extract_faceset(
             if not kept:
                 named = config.reference[0] if config.reference else input_paths[0]
                 raise NoFaceError(
-                    f"{named}: none of the {len(records)} faces found matches the reference person (distance >= {config.identity_threshold}); "
+                    f"{named}: none of the {len(records)} faces found matches the reference person "
+                    f"(distance >= {config.identity_threshold}); "
                     "check the reference image or raise --identity-threshold"
                 )
             identities = len({record.identity_id for record in records if record.identity_id >= 0})
