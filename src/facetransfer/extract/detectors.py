@@ -94,16 +94,12 @@ class MediaPipeDetector:
             self._detector = mp.solutions.face_detection.FaceDetection(
                 model_selection=1, min_detection_confidence=min_score
             )
-        self._warm = False
+            # calculators open (and log) on graph threads: wait for that inside the block
+            self._detector.process(np.zeros((64, 64, 3), np.uint8))
 
     def detect(self, image_rgb: np.ndarray) -> list[Detection]:
         height, width = image_rgb.shape[:2]
-        if self._warm:
-            result = self._detector.process(np.ascontiguousarray(image_rgb))
-        else:  # parts of the graph start, and log, on the first frame with a face
-            with native_stderr_silenced():
-                result = self._detector.process(np.ascontiguousarray(image_rgb))
-            self._warm = bool(result.detections)
+        result = self._detector.process(np.ascontiguousarray(image_rgb))
         detections: list[Detection] = []
         for item in result.detections or []:
             box = item.location_data.relative_bounding_box

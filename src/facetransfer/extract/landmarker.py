@@ -39,6 +39,8 @@ class MeshLandmarker:
                 refine_landmarks=True,
                 min_detection_confidence=min_score,
             )
+            # calculators open (and log) on graph threads: wait for that inside the block
+            self._mesh.process(np.zeros((64, 64, 3), np.uint8))
         self._warm = False
 
     def mesh(self, image_rgb: np.ndarray, bbox: tuple[float, float, float, float]) -> np.ndarray | None:
@@ -59,7 +61,7 @@ class MeshLandmarker:
         )
         if self._warm:
             result = self._mesh.process(crop)
-        else:  # the landmark model starts, and logs, on the first frame with a face
+        else:  # the landmark projection logs a warning on the first face it sees
             with native_stderr_silenced():
                 result = self._mesh.process(crop)
             self._warm = bool(result.multi_face_landmarks)

@@ -288,6 +288,7 @@ def extract_faceset(
 
     dropped: Counter[str] = Counter()
     frames = faces_found = 0
+    writer: FacesetWriter | None = None
     try:
         with atomic_dir(output, overwrite=config.overwrite) as folder:
             writer = FacesetWriter(folder, config.image_format)
@@ -411,6 +412,8 @@ def extract_faceset(
             )
             writer.finish(manifest, kept)
     finally:
+        if writer is not None:
+            writer.close()
         detector.close()
         landmarker.close()
     summary = ExtractSummary(

@@ -6,7 +6,9 @@ from __future__ import annotations
 import json
 import logging
 import os
+from collections import deque
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -126,19 +128,42 @@ class FacesetWriter:
         self.image_format = image_format
         (root / CROPS_DIR).mkdir(parents=True, exist_ok=True)
         self.records: list[FaceRecord] = []
+        # Encoding a 256 px PNG takes about as long as finding the face: do it on a worker thread
+        # (OpenCV releases the GIL), with a bounded backlog so memory stays flat.
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="crop-writer")
+        self._pending: deque[Future[None]] = deque()
+
+    def _encode(self, path: Path, crop_rgb: np.ndarray) -> None:
+        if self.image_format == "png":
+            params = [cv2.IMWRITE_PNG_COMPRESSION, 1]
+        else:
+            params = [cv2.IMWRITE_JPEG_QUALITY, 95]
+        ok, encoded = cv2.imencode(f".{self.image_format}", cv2.cvtColor(crop_rgb, cv2.COLOR_RGB2BGR), params)
+        if not ok:
+            raise FacesetError(f"cannot encode crop {path.name}")
+        path.write_bytes(encoded.tobytes())
 
     def write_crop(self, record: FaceRecord, crop_rgb: np.ndarray) -> None:
         """Encode `crop_rgb` (uint8 (S, S, 3) RGB) as the crop file of `record` (sets `crop_file`)."""
         record.crop_file = f"{record.face_id}.{self.image_format}"
-        params = (
-            [cv2.IMWRITE_PNG_COMPRESSION, 1] if self.image_format == "png" else [cv2.IMWRITE_JPEG_QUALITY, 95]
-        )
-        ok, encoded = cv2.imencode(f".{self.image_format}", cv2.cvtColor(crop_rgb, cv2.COLOR_RGB2BGR), params)
-        if not ok:
-            raise FacesetError(f"cannot encode crop {record.face_id}")
-        (self.root / CROPS_DIR / record.crop_file).write_bytes(encoded.tobytes())
+        while self._pending and (self._pending[0].done() or len(self._pending) >= 16):
+            self._pending.popleft().result()
+        path = self.root / CROPS_DIR / record.crop_file
+        self._pending.append(self._pool.submit(self._encode, path, crop_rgb.copy()))
+
+    def flush(self) -> None:
+        """Wait until every crop handed to `write_crop` is on disk (re-raises encoding errors)."""
+        while self._pending:
+            self._pending.popleft().result()
+
+    def close(self) -> None:
+        try:
+            self.flush()
+        finally:
+            self._pool.shutdown(wait=True)
 
     def remove_crop(self, record: FaceRecord) -> None:
+        self.flush()
         (self.root / CROPS_DIR / record.crop_file).unlink(missing_ok=True)
 
     def add(self, record: FaceRecord, crop_rgb: np.ndarray) -> None:
@@ -151,6 +176,7 @@ class FacesetWriter:
 
     def finish(self, manifest: FacesetManifest, records: list[FaceRecord] | None = None) -> None:
         """Write `records` (default: those added) and the manifest."""
+        self.close()
         if records is not None:
             self.records = list(records)
         records_path = self.root / RECORDS_NAME
