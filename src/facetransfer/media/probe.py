@@ -8,12 +8,13 @@ to tell constant from variable frame rate.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import statistics
 from dataclasses import asdict, dataclass, field
 from fractions import Fraction
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import av.container
 import av.error
@@ -21,6 +22,7 @@ import av.video.stream
 
 from facetransfer.errors import MediaError
 from facetransfer.media.reader import (
+    MediaKind,
     check_exists,
     list_images,
     media_kind,
@@ -30,8 +32,6 @@ from facetransfer.media.reader import (
 )
 
 logger = logging.getLogger(__name__)
-
-MediaKind = Literal["video", "image", "image_folder"]
 
 # How many packet timestamps to look at when deciding whether the frame rate is variable.
 VFR_SAMPLE_PACKETS = 300
@@ -202,6 +202,7 @@ class _PacketScan:
     """What one demux pass over the video packets found."""
 
     count: int = 0
+    packets: int = 0  # also those the container marks to discard (edit lists)
     min_pts: int | None = None
     max_end_pts: int | None = None
     last_duration: int = 0
@@ -213,7 +214,10 @@ def _scan_packets(container: av.container.InputContainer, stream: av.video.strea
     """Demux (not decode) every video packet: count, pts span, a sample of pts, corruption."""
     scan = _PacketScan()
     for packet in container.demux(stream):
-        if packet.size == 0 or packet.is_discard:
+        if packet.size == 0:
+            continue
+        scan.packets += 1
+        if packet.is_discard:
             continue
         if packet.is_corrupt and scan.corrupt_at is None:
             scan.corrupt_at = scan.count
@@ -243,7 +247,7 @@ def is_variable_rate(sample_pts: list[int], time_base: Fraction) -> bool:
     ordered = sorted(set(sample_pts))
     if len(ordered) < 3:
         return False
-    steps = [later - earlier for earlier, later in zip(ordered, ordered[1:], strict=False)]
+    steps = [later - earlier for earlier, later in itertools.pairwise(ordered)]
     median_step = statistics.median(steps)
     tolerance = max(1.5, float(Fraction(3, 2000) / time_base), 0.05 * median_step)
     return any(abs(step - median_step) > tolerance for step in steps)
@@ -306,9 +310,9 @@ def _probe_video(path: Path) -> MediaInfo:
 
     if scan.count == 0:
         raise MediaError(f"{path}: the video stream holds no frames; re-encode or re-download it")
-    if declared_frames > scan.count:
+    if declared_frames > scan.packets:
         raise MediaError(
-            f"{path}: file is truncated: its index lists {declared_frames} frames but only {scan.count} "
+            f"{path}: file is truncated: its index lists {declared_frames} frames but only {scan.packets} "
             "are present; re-download or re-export it"
         )
     if scan.corrupt_at is not None:

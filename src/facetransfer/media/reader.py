@@ -12,6 +12,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import av
 import av.container
@@ -24,9 +25,9 @@ from facetransfer.errors import ConfigError, MediaError
 
 logger = logging.getLogger(__name__)
 
-IMAGE_EXTENSIONS: frozenset[str] = frozenset(
-    {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff"}
-)
+MediaKind = Literal["video", "image", "image_folder"]
+
+IMAGE_EXTENSIONS: frozenset[str] = frozenset({".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff"})
 """Lower-case suffixes read as still images (by OpenCV)."""
 
 VIDEO_EXTENSIONS: frozenset[str] = frozenset(
@@ -154,11 +155,11 @@ def pick_video_stream(container: av.container.InputContainer, path: Path) -> av.
     for stream in container.streams.video:
         if not stream.disposition & av.stream.Disposition.attached_pic:
             return stream
-    kinds = sorted({stream.type for stream in container.streams}) or ["no streams"]
+    kinds: list[str] = sorted({stream.type for stream in container.streams}) or ["no streams"]
     raise MediaError(f"{path}: has no video stream (found: {', '.join(kinds)}); pass a video file")
 
 
-def media_kind(path: Path) -> str:
+def media_kind(path: Path) -> MediaKind:
     """'image_folder', 'image' or 'video', decided by the path alone (no decoding)."""
     if path.is_dir():
         return "image_folder"
@@ -312,33 +313,47 @@ def _decode_frames(
     next_index = seek_index if seek_index is not None else 0
     first_yielded: int | None = None
     decoded_any = False
+    declared_frames = stream.frames  # from the container's index; 0 when it has none
+    packets_seen = 0
     try:
-        for frame in container.decode(stream):
-            if frame.pts is not None:
-                timestamp_s = float((frame.pts - first_pts) * time_base)
-            else:
-                timestamp_s = next_index / fps
-            before_start = start_s is not None and timestamp_s < start_s - _TIME_SLACK_S
-            if seek_index is not None and not decoded_any and not before_start:
-                # A backward seek lands on a keyframe before the start, whose frames are dropped:
-                # landing at or after the start means frames were skipped uncounted.
-                raise _SeekOvershoot
-            decoded_any = True
-            if before_start:
-                if seek_index is None:
-                    next_index += 1
-                continue
-            if end_s is not None and timestamp_s >= end_s - _TIME_SLACK_S:
-                return
-            index = next_index
-            next_index += 1
-            if first_yielded is None:
-                first_yielded = index
-            if (index - first_yielded) % every_n == 0:
-                image = rotate_upright(frame.to_ndarray(format="rgb24"), frame.rotation)
-                yield Frame(index=index, timestamp_s=timestamp_s, image=image)
+        for packet in container.demux(stream):
+            packets_seen += 1 if packet.size else 0
+            if packet.is_corrupt:
+                raise MediaError(
+                    f"{path}: file is truncated or corrupt at frame {next_index}; re-encode or re-download it"
+                )
+            for frame in packet.decode():
+                if frame.pts is not None:
+                    timestamp_s = float((frame.pts - first_pts) * time_base)
+                else:
+                    timestamp_s = next_index / fps
+                before_start = start_s is not None and timestamp_s < start_s - _TIME_SLACK_S
+                if seek_index is not None and not decoded_any and not before_start:
+                    # A backward seek lands on a keyframe before the start, whose frames are
+                    # dropped: landing at or after the start means frames were skipped uncounted.
+                    raise _SeekOvershoot
+                decoded_any = True
+                if before_start:
+                    if seek_index is None:
+                        next_index += 1
+                    continue
+                if end_s is not None and timestamp_s >= end_s - _TIME_SLACK_S:
+                    return
+                index = next_index
+                next_index += 1
+                if first_yielded is None:
+                    first_yielded = index
+                if (index - first_yielded) % every_n == 0:
+                    image = rotate_upright(frame.to_ndarray(format="rgb24"), frame.rotation)
+                    yield Frame(index=index, timestamp_s=timestamp_s, image=image)
     except av.error.FFmpegError as error:
         raise MediaError(
             f"{path}: decoding failed at frame {next_index} ({error.strerror}); the file is truncated or "
             "corrupt; re-encode or re-download it"
         ) from error
+    if seek_index is None and packets_seen < declared_frames:
+        # An MP4 whose index is intact but whose data was cut: demuxing just ends early.
+        raise MediaError(
+            f"{path}: file is truncated: its index lists {declared_frames} frames but the data ends at "
+            f"frame {packets_seen}; re-encode or re-download it"
+        )

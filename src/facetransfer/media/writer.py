@@ -8,10 +8,10 @@ decoded and re-encoded to AAC; either way it is cut to the video's duration and 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 from collections.abc import Iterator
-from contextlib import ExitStack
 from fractions import Fraction
 from pathlib import Path
 from types import TracebackType
@@ -126,9 +126,10 @@ class _AudioFeed:
         time_base = self.in_stream.time_base
         assert time_base is not None
         for packet in self.packets:
-            if packet.size == 0 or packet.pts is None:
+            pts = packet.pts if packet.pts is not None else packet.dts
+            if packet.size == 0 or pts is None:
                 continue
-            return float(packet.pts * time_base) - self.offset_s, packet
+            return float(pts * time_base) - self.offset_s, packet
         self.exhausted = True
         return None
 
@@ -148,12 +149,15 @@ class _AudioFeed:
             if self.copy:
                 self._copy_packet(output, packet, start_s)
             else:
-                self._transcode_packet(output, packet, start_s, until_s if final else math.inf)
+                self._transcode_packet(output, packet, until_s if final else math.inf)
         if final and not self.copy:
+            self._transcode_packet(output, None, until_s)  # drain the decoder
             for out_packet in self.out_stream.encode(None):
                 output.mux(out_packet)
 
-    def _copy_packet(self, output: av.container.OutputContainer, packet: av.packet.Packet, start_s: float) -> None:
+    def _copy_packet(
+        self, output: av.container.OutputContainer, packet: av.packet.Packet, start_s: float
+    ) -> None:
         if start_s < 0:
             return  # before the first video frame: a whole packet cannot be cut, so it is dropped
         time_base = self.in_stream.time_base
@@ -166,9 +170,9 @@ class _AudioFeed:
         output.mux(packet)
 
     def _transcode_packet(
-        self, output: av.container.OutputContainer, packet: av.packet.Packet, start_s: float, end_s: float
+        self, output: av.container.OutputContainer, packet: av.packet.Packet | None, end_s: float
     ) -> None:
-        del start_s  # decoded frames carry their own timestamps
+        """Decode `packet` (None: drain the decoder) and encode what lies in [0, end_s) to AAC."""
         time_base = self.in_stream.time_base
         assert time_base is not None
         try:
@@ -180,9 +184,13 @@ class _AudioFeed:
             if frame.pts is None:
                 continue
             frame_start_s = float(frame.pts * time_base) - self.offset_s
-            trimmed = _trim_audio(frame, frame_start_s, 0.0, end_s, self.samples_out)
+            trimmed = _trim_audio(frame, frame_start_s, end_s, lead_in=self.samples_out == 0)
             if trimmed is None:
                 continue
+            # Explicit sample-count pts let the encoder shift its priming samples to negative time,
+            # which the muxer turns into an edit list; without them the sound lags by 1024 samples.
+            trimmed.pts = self.samples_out
+            trimmed.time_base = Fraction(1, trimmed.sample_rate)
             self.samples_out += trimmed.samples
             for out_packet in self.out_stream.encode(trimmed):
                 output.mux(out_packet)
@@ -192,36 +200,26 @@ class _AudioFeed:
 
 
 def _trim_audio(
-    frame: av.audio.frame.AudioFrame, start_s: float, keep_from_s: float, keep_until_s: float, samples_before: int
+    frame: av.audio.frame.AudioFrame, start_s: float, end_s: float, *, lead_in: bool
 ) -> av.audio.frame.AudioFrame | None:
-    """The part of `frame` (starting at `start_s`) inside [keep_from_s, keep_until_s), or None.
+    """The part of `frame` (which starts at output time `start_s`) inside [0, end_s), or None.
 
-    The returned frame has no pts: the encoder numbers samples itself, which keeps the output
-    gapless. When the very first kept sample lies after `keep_from_s` (audio that starts after the
-    video), silence is put in front so the sound stays in sync.
+    With `lead_in` (nothing written yet) and audio that starts after 0 s, silence is put in front
+    so the sound stays in sync. The caller sets the pts.
     """
     rate = frame.sample_rate
-    first = max(0, round((keep_from_s - start_s) * rate))
-    last = frame.samples if math.isinf(keep_until_s) else min(frame.samples, round((keep_until_s - start_s) * rate))
+    first = max(0, round(-start_s * rate))
+    last = frame.samples if math.isinf(end_s) else min(frame.samples, round((end_s - start_s) * rate))
     if last <= first:
         return None
-    samples = frame.to_ndarray()  # planar: (channels, n); packed: (1, n * channels)
-    planar = frame.format.is_planar
-    channels = len(frame.layout.channels)
-    lead_silence = 0
-    if samples_before == 0 and start_s > keep_from_s:
-        lead_silence = round((start_s - keep_from_s) * rate)
-    if planar:
-        kept = samples[:, first:last]
-        if lead_silence:
-            kept = np.concatenate([np.zeros((kept.shape[0], lead_silence), kept.dtype), kept], axis=1)
-    else:
-        kept = samples[:, first * channels : last * channels]
-        if lead_silence:
-            kept = np.concatenate([np.zeros((1, lead_silence * channels), kept.dtype), kept], axis=1)
-    if first == 0 and last == frame.samples and not lead_silence:
-        frame.pts = None
+    silence = round(start_s * rate) if lead_in and start_s > 0 else 0
+    if first == 0 and last == frame.samples and silence == 0:
         return frame
+    samples: Any = frame.to_ndarray()  # planar: (channels, n); packed: (1, n * channels)
+    step = 1 if frame.format.is_planar else len(frame.layout.channels)
+    kept = samples[:, first * step : last * step]
+    if silence:
+        kept = np.concatenate([np.zeros((kept.shape[0], silence * step), kept.dtype), kept], axis=1)
     trimmed = av.audio.frame.AudioFrame.from_ndarray(
         np.ascontiguousarray(kept), format=frame.format.name, layout=frame.layout.name
     )
@@ -284,7 +282,7 @@ class VideoWriter:
         self._timestamps_given = False
         self._closed = False
 
-        self._stack = ExitStack()
+        self._stack = contextlib.ExitStack()
         self._temp_path = self._stack.enter_context(atomic_path(self.path, suffix=self.path.suffix))
         self._audio: _AudioFeed | None = None
         try:
@@ -326,8 +324,8 @@ class VideoWriter:
             raise MediaError(f"{self.path}: unknown codec '{codec}'; use one of {', '.join(_ENCODERS)}")
         if self.width <= 0 or self.height <= 0 or self.width % 2 or self.height % 2:
             raise MediaError(
-                f"{self.path}: frame size {self.width}x{self.height} cannot be encoded as yuv420p, which needs "
-                "even width and height; crop or pad the frames by one pixel"
+                f"{self.path}: frame size {self.width}x{self.height} cannot be encoded as yuv420p, which "
+                "needs even width and height; crop or pad the frames by one pixel"
             )
         if not 0 <= crf <= 51:
             raise MediaError(f"{self.path}: crf must be 0..51, got {crf}; 18 is visually lossless")
@@ -352,6 +350,7 @@ class VideoWriter:
 
     def _add_video_stream(self, codec: str, crf: int, preset: str) -> av.video.stream.VideoStream:
         stream = self._container.add_stream(_ENCODERS[codec], rate=self.frame_rate)
+        assert isinstance(stream, av.video.stream.VideoStream)
         stream.width = self.width
         stream.height = self.height
         stream.pix_fmt = "yuv420p"
@@ -363,7 +362,7 @@ class VideoWriter:
         context.color_range = ColorRange.MPEG
         context.color_primaries = 1  # BT.709
         context.color_trc = 1  # BT.709
-        options = {"crf": str(crf), "preset": preset}
+        options: dict[str, object] = {"crf": str(crf), "preset": preset}
         if codec == "h265":
             options["x265-params"] = "log-level=error"
             if self._muxer in ("mp4", "mov"):
@@ -406,7 +405,9 @@ class VideoWriter:
             )
         pts, frame_time_s = self._next_pts(timestamp_s)
         frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image_rgb), format="rgb24")
-        frame = frame.reformat(format="yuv420p", dst_colorspace=Colorspace.ITU709, dst_color_range=ColorRange.MPEG)
+        frame = frame.reformat(
+            format="yuv420p", dst_colorspace=Colorspace.ITU709, dst_color_range=ColorRange.MPEG
+        )
         frame.pts = pts
         frame.time_base = self.time_base
         try:
@@ -415,7 +416,10 @@ class VideoWriter:
             if self._audio is not None:
                 self._audio.feed_until(self._container, frame_time_s, final=False)
         except av.error.FFmpegError as error:
-            raise MediaError(f"{self.path}: encoding failed at frame {self.frames_written} ({error})") from error
+            raise MediaError(
+                f"{self.path}: encoding failed at frame {self.frames_written} ({error}); "
+                "check free disk space and the output folder"
+            ) from error
         self.frames_written += 1
 
     def _next_pts(self, timestamp_s: float | None) -> tuple[int, float]:
@@ -478,8 +482,6 @@ class VideoWriter:
             self._audio.close()
         container = getattr(self, "_container", None)
         if container is not None:
-            try:
+            with contextlib.suppress(av.error.FFmpegError):  # the file is being thrown away
                 container.close()
-            except av.error.FFmpegError:
-                pass  # the file is being thrown away
         self._stack.__exit__(type(error), error, error.__traceback__)

@@ -110,10 +110,18 @@ def test_probe_animated_gif_is_variable_rate(shared_data: Path) -> None:
         ("image/noface/camera.png", "png", 512, 512),
     ],
 )
-def test_probe_still_images(shared_data: Path, relative: str, container: str, width: int, height: int) -> None:
+def test_probe_still_images(
+    shared_data: Path, relative: str, container: str, width: int, height: int
+) -> None:
     info = probe(shared_data / relative)
     assert (info.kind, info.container, info.codec) == ("image", container, container)
-    assert (info.width, info.height, info.frame_count, info.fps, info.has_audio) == (width, height, 1, 0.0, False)
+    assert (info.width, info.height, info.frame_count, info.fps, info.has_audio) == (
+        width,
+        height,
+        1,
+        0.0,
+        False,
+    )
 
 
 def test_probe_image_folder(shared_data: Path) -> None:
@@ -216,7 +224,11 @@ def test_mp4_cut_before_its_index(shared_data: Path, tmp_path: Path) -> None:
 def test_faststart_mp4_cut_inside_its_data(tmp_path: Path) -> None:
     whole = tmp_path / "whole.mp4"
     _encode_video(
-        whole, "libx264", frames=40, options={"preset": "ultrafast"}, container_options={"movflags": "+faststart"}
+        whole,
+        "libx264",
+        frames=40,
+        options={"preset": "ultrafast"},
+        container_options={"movflags": "+faststart"},
     )
     assert probe(whole).frame_count == 40
     path = tmp_path / "cut.mp4"
