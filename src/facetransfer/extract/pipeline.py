@@ -162,6 +162,43 @@ def _face_size(landmarks: np.ndarray) -> float:
     return float(max(x1 - x0, y1 - y0))
 
 
+def _aligned_face(
+    image: np.ndarray, face: FaceObservation, config: ExtractConfig
+) -> tuple[FaceRecord, np.ndarray] | str:
+    """The face's record (without its identifiers) and aligned crop, or the name of the quality filter
+    that drops it."""
+    size = _face_size(face.landmarks)
+    if size < config.min_size:
+        return "min_size"
+    if face.score < config.min_score:
+        return "min_score"
+    frame_to_crop, crop_to_frame = alignment_matrices(face.landmarks, config.crop_size, config.coverage)
+    crop = warp_to_crop(image, frame_to_crop, config.crop_size)
+    blur = blur_score(crop)
+    if blur > config.max_blur:
+        return "max_blur"
+    yaw, pitch, roll = head_pose(face.landmarks, image.shape[1], image.shape[0])
+    record = FaceRecord(
+        face_id="",
+        source_index=-1,
+        source_path="",
+        frame_index=-1,
+        timestamp_s=0.0,
+        bbox_frame=[round(v, 2) for v in landmarks_bbox(face.landmarks)],
+        score=round(face.score, 4),
+        landmarks_frame=face.landmarks,
+        frame_to_crop=frame_to_crop,
+        crop_to_frame=crop_to_frame,
+        track_id=-1,
+        size_px=round(size, 2),
+        blur=round(blur, 4),
+        yaw_deg=round(yaw, 2),
+        pitch_deg=round(pitch, 2),
+        roll_deg=round(roll, 2),
+    )
+    return record, crop
+
+
 def _draw_debug(image_rgb: np.ndarray, faces: list[FaceObservation], track_ids: list[int]) -> np.ndarray:
     canvas = cv2.cvtColor(image_rgb, cv2.COLOR_RGB2BGR)
     for face, track_id in zip(faces, track_ids, strict=True):
@@ -302,7 +339,6 @@ def extract_faceset(
                 ):
                     frames += 1
                     image = frame.image
-                    height, width = image.shape[:2]
                     faces, track_ids = finder.find(image)
                     if debug_dir:
                         name = f"{source_index:02d}_{frame.index:06d}.jpg"
@@ -310,40 +346,15 @@ def extract_faceset(
                     for face_number, (face, track_id) in enumerate(zip(faces, track_ids, strict=True)):
                         faces_found += 1
                         found_here += 1
-                        size = _face_size(face.landmarks)
-                        if size < config.min_size:
-                            dropped["min_size"] += 1
+                        measured = _aligned_face(image, face, config)
+                        if isinstance(measured, str):
+                            dropped[measured] += 1
                             continue
-                        if face.score < config.min_score:
-                            dropped["min_score"] += 1
-                            continue
-                        frame_to_crop, crop_to_frame = alignment_matrices(
-                            face.landmarks, config.crop_size, config.coverage
-                        )
-                        crop = warp_to_crop(image, frame_to_crop, config.crop_size)
-                        blur = blur_score(crop)
-                        if blur > config.max_blur:
-                            dropped["max_blur"] += 1
-                            continue
-                        yaw, pitch, roll = head_pose(face.landmarks, width, height)
-                        record = FaceRecord(
-                            face_id=f"{source_index:02d}_{frame.index:06d}_{face_number:02d}",
-                            source_index=source_index,
-                            source_path=str(path),
-                            frame_index=frame.index,
-                            timestamp_s=round(frame.timestamp_s, 6),
-                            bbox_frame=[round(v, 2) for v in landmarks_bbox(face.landmarks)],
-                            score=round(face.score, 4),
-                            landmarks_frame=face.landmarks,
-                            frame_to_crop=frame_to_crop,
-                            crop_to_frame=crop_to_frame,
-                            track_id=track_id,
-                            size_px=round(size, 2),
-                            blur=round(blur, 4),
-                            yaw_deg=round(yaw, 2),
-                            pitch_deg=round(pitch, 2),
-                            roll_deg=round(roll, 2),
-                        )
+                        record, crop = measured
+                        record.face_id = f"{source_index:02d}_{frame.index:06d}_{face_number:02d}"
+                        record.source_index, record.source_path = source_index, str(path)
+                        record.frame_index, record.timestamp_s = frame.index, round(frame.timestamp_s, 6)
+                        record.track_id = track_id
                         writer.write_crop(record, crop)
                         records.append(record)
                         if embedder is not None:
