@@ -39,7 +39,7 @@ import numpy as np
 
 ColorMode = Literal["none", "rct", "lct", "mkl", "idt", "hist", "avg"]
 COLOR_MODES: tuple[str, ...] = get_args(ColorMode)
-DEFAULT_COLOR_MODE: ColorMode = "rct"
+DEFAULT_COLOR_MODE: ColorMode = "lct"
 
 ColorMatcher = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
 COLOR_MATCHERS: dict[str, ColorMatcher] = {}
@@ -73,7 +73,9 @@ def match_color(mode: str, source: np.ndarray, target: np.ndarray, mask: np.ndar
 
 def _check(source: np.ndarray, target: np.ndarray, mask: np.ndarray) -> None:
     if source.ndim != 3 or source.shape[2] != 3 or target.shape != source.shape:
-        raise ValueError(f"expected two (H, W, 3) images of one shape, found {source.shape} and {target.shape}")
+        raise ValueError(
+            f"expected two (H, W, 3) images of one shape, found {source.shape} and {target.shape}"
+        )
     if mask.shape != source.shape[:2]:
         raise ValueError(f"expected a mask of shape {source.shape[:2]}, found {mask.shape}")
 
@@ -196,7 +198,9 @@ def match_monge_kantorovich(source: np.ndarray, target: np.ndarray, mask: np.nda
     return _apply_linear(source, transform, source_mean, target_mean)
 
 
-def _quantile_map(source_values: np.ndarray, target_values: np.ndarray, low: float, high: float) -> np.ndarray:
+def _quantile_map(
+    source_values: np.ndarray, target_values: np.ndarray, low: float, high: float
+) -> np.ndarray:
     """The 1-D histogram-matching map on [low, high], as float32 (1, _BINS + 1): its values at the
     equally spaced knots ``low + i * (high - low) / _BINS``.
 
@@ -225,7 +229,9 @@ def _apply_map(values: np.ndarray, mapped: np.ndarray, low: float, high: float) 
     SIMD pass, several times faster than `np.interp` (its 1/32-pixel weight steps are far below one
     8-bit level); values beyond the knots take the end values.
     """
-    position = (values.astype(np.float32, copy=False) - np.float32(low)) * np.float32(_BINS / max(high - low, 1e-6))
+    position = (values.astype(np.float32, copy=False) - np.float32(low)) * np.float32(
+        _BINS / max(high - low, 1e-6)
+    )
     rows = np.zeros_like(position)
     return cv2.remap(mapped, position, rows, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
@@ -277,7 +283,7 @@ def match_iterative_distribution(source: np.ndarray, target: np.ndarray, mask: n
     # and carry every pixel of the image along; each rotated axis is then one plane for cv2.remap.
     source_sample = _sample_image(inside.pixels(source))
     target_sample = _sample_image(inside.pixels(target))
-    image = source.astype(np.float32, copy=True)
+    image: np.ndarray = source.astype(np.float32, copy=True)
     for rotation in _IDT_ROTATIONS:
         source_axes = list(cv2.split(cv2.transform(source_sample, rotation)))
         target_axes = cv2.split(cv2.transform(target_sample, rotation))

@@ -27,7 +27,9 @@ class DFModel(FaceSwapModel):
         pixel_norm: bool = True,
         depth_to_space: bool = True,
     ) -> None:
-        validate_options(resolution, bottleneck_width, encoder_width, decoder_width, mask_width, depth_to_space)
+        validate_options(
+            resolution, bottleneck_width, encoder_width, decoder_width, mask_width, depth_to_space
+        )
         super().__init__(
             resolution=resolution,
             bottleneck_width=bottleneck_width,

@@ -93,12 +93,18 @@ class TrainConfig:
         checks: list[tuple[bool, str]] = [
             (self.batch_size >= 1, f"batch size must be at least 1, not {self.batch_size}"),
             (self.learning_rate > 0, f"learning rate must be positive, not {self.learning_rate}"),
-            (self.iterations is None or self.iterations >= 0, f"iterations must be >= 0, not {self.iterations}"),
+            (
+                self.iterations is None or self.iterations >= 0,
+                f"iterations must be >= 0, not {self.iterations}",
+            ),
             (self.minutes is None or self.minutes > 0, f"minutes must be positive, not {self.minutes}"),
             (self.save_every_min > 0, f"save interval must be positive minutes, not {self.save_every_min}"),
             (self.preview_every >= 0, f"preview interval must be >= 0 steps, not {self.preview_every}"),
             (self.keep_saves >= 1, f"keep-saves must be at least 1, not {self.keep_saves}"),
-            (0 <= self.holdout_fraction < 0.5, f"hold-out fraction must be in [0, 0.5), not {self.holdout_fraction}"),
+            (
+                0 <= self.holdout_fraction < 0.5,
+                f"hold-out fraction must be in [0, 0.5), not {self.holdout_fraction}",
+            ),
             (
                 self.color_transfer in COLOR_TRANSFERS,
                 f"colour transfer must be one of {', '.join(COLOR_TRANSFERS)}, not {self.color_transfer!r}",

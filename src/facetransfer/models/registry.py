@@ -47,5 +47,7 @@ def build_model(name: str, **options: Any) -> FaceSwapModel:
     known = set(model_options(name))
     unknown = sorted(set(options) - known)
     if unknown:
-        raise ConfigError(f"model {name!r} has no option {', '.join(unknown)}; its options: {', '.join(sorted(known))}")
+        raise ConfigError(
+            f"model {name!r} has no option {', '.join(unknown)}; its options: {', '.join(sorted(known))}"
+        )
     return cls(**options)

@@ -84,7 +84,7 @@ def random_affine(
     zoom = 1.0 + _uniform(count, -1.0, 1.0, generator) * config.scale_range
     shift = _uniform(2 * count, -1.0, 1.0, generator).view(count, 2) * (2.0 * config.shift_range)
     flips = torch.rand(count, generator=generator, device=generator.device) < 0.5
-    mirror = torch.where(flips & config.flip, -1.0, 1.0)
+    mirror = torch.where(flips, -1.0, 1.0) if config.flip else torch.ones_like(angle)
     cos, sin = torch.cos(angle) / zoom, torch.sin(angle) / zoom
     theta = torch.stack(
         [
@@ -162,7 +162,9 @@ def lab_to_rgb(lab: torch.Tensor) -> torch.Tensor:
     xyz = torch.where(f**3 > epsilon, f**3, (116 * f - 16) / kappa)
     xyz = xyz * _WHITE_D65.to(lab).view(1, 3, 1, 1)
     linear = torch.einsum("ij,njhw->nihw", torch.linalg.inv(_RGB_TO_XYZ).to(lab), xyz).clamp(0.0, 1.0)
-    srgb = torch.where(linear > 0.0031308, 1.055 * linear.clamp_min(1e-12) ** (1 / 2.4) - 0.055, 12.92 * linear)
+    srgb = torch.where(
+        linear > 0.0031308, 1.055 * linear.clamp_min(1e-12) ** (1 / 2.4) - 0.055, 12.92 * linear
+    )
     return srgb.clamp(0.0, 1.0)
 
 
@@ -215,7 +217,9 @@ def linear_color_transfer(
     `reference` (inside `reference_mask`): x' = C_ref^1/2 C^-1/2 (x - m) + m_ref. Shapes as RCT."""
     eye = torch.eye(3, device=images.device, dtype=torch.float32) * 1e-5
     mean, covariance = _weighted_covariance(images.float(), _face_weight(mask))
-    reference_mean, reference_covariance = _weighted_covariance(reference.float(), _face_weight(reference_mask))
+    reference_mean, reference_covariance = _weighted_covariance(
+        reference.float(), _face_weight(reference_mask)
+    )
     transform = _symmetric_sqrt(reference_covariance + eye) @ _symmetric_sqrt(covariance + eye, inverse=True)
     flat = images.float().flatten(2)
     mapped = transform @ (flat - mean) + reference_mean
@@ -255,7 +259,9 @@ def augment(
     face_masks = to_float_nchw(masks)
     if config.color_transfer != "none" and color_reference is not None:
         reference_images, reference_masks = color_reference
-        pick = torch.randint(reference_images.shape[0], (count,), generator=generator, device=generator.device)
+        pick = torch.randint(
+            reference_images.shape[0], (count,), generator=generator, device=generator.device
+        )
         pick = pick.to(reference_images.device)
         faces = color_transfer(
             config.color_transfer,
@@ -270,12 +276,19 @@ def augment(
     grid = F.affine_grid(theta, [count, 3, size, size], align_corners=False)
     # The target and its masks: one sampling pass, edges replicated as DeepFaceLab does.
     sampled = F.grid_sample(
-        torch.cat([faces, face_masks], dim=1), grid, mode="bilinear", padding_mode="border", align_corners=False
+        torch.cat([faces, face_masks], dim=1),
+        grid,
+        mode="bilinear",
+        padding_mode="border",
+        align_corners=False,
     )
     target, target_masks = sampled[:, :3], sampled[:, 3:]
     if config.random_warp:
         warped = F.grid_sample(
-            faces, grid + random_warp_field(count, size, generator), padding_mode="border", align_corners=False
+            faces,
+            grid + random_warp_field(count, size, generator),
+            padding_mode="border",
+            align_corners=False,
         )
     else:
         warped = target

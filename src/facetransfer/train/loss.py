@@ -55,7 +55,9 @@ def ssim(
     windows fully inside the image), the SSIM map averaged over channels and positions.
     """
     if x.shape != y.shape or x.ndim != 4:
-        raise ValueError(f"expected two (N, C, H, W) tensors of one shape, found {tuple(x.shape)} and {tuple(y.shape)}")
+        raise ValueError(
+            f"expected two (N, C, H, W) tensors of one shape, found {tuple(x.shape)} and {tuple(y.shape)}"
+        )
     if min(x.shape[-2:]) < window_px:
         raise ValueError(f"images of {tuple(x.shape[-2:])} px are smaller than the {window_px} px window")
     x = x.float()
@@ -75,7 +77,9 @@ def ssim(
     return (luminance * structure).mean(dim=(1, 2, 3))
 
 
-def dssim(x: torch.Tensor, y: torch.Tensor, window_px: int = 11, sigma: float = SSIM_SIGMA_PX) -> torch.Tensor:
+def dssim(
+    x: torch.Tensor, y: torch.Tensor, window_px: int = 11, sigma: float = SSIM_SIGMA_PX
+) -> torch.Tensor:
     """Structural dissimilarity (1 - SSIM) / 2 per sample: float32 (N,), 0 for identical images."""
     return (1.0 - ssim(x, y, window_px, sigma)) / 2.0
 
@@ -90,7 +94,7 @@ def ssim_windows_px(resolution: int) -> tuple[int, ...]:
 
 def gaussian_blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
     """Gaussian blur of x (N, C, H, W) with zero padding, same size out."""
-    radius = max(1, int(round(2 * sigma)))
+    radius = max(1, round(2 * sigma))
     kernel = gaussian_kernel_1d(2 * radius + 1, sigma, x.device).to(x.dtype)
     return _separable_filter(x, kernel, padding=radius)
 
@@ -134,7 +138,9 @@ class FaceLoss:
             image_used, target_used = image, target
         total = image.new_zeros(())
         if weights.ssim:
-            structural = torch.stack([dssim(image_used, target_used, w).mean() for w in self.windows_px]).mean()
+            structural = torch.stack(
+                [dssim(image_used, target_used, w).mean() for w in self.windows_px]
+            ).mean()
             parts["dssim"] = structural.detach()
             total = total + weights.ssim * structural
         if weights.pixel:

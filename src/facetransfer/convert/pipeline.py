@@ -1,0 +1,490 @@
+"""Conversion driver: target video + model (+ target faceset) -> swapped video with the original sound.
+
+The faces to swap are known before the first frame is decoded: from the target's faceset, or from an
+extraction run first with the model's crop size and coverage. Frames then stream through four stages,
+each in its own thread, joined by bounded queues so memory stays flat however long the video is::
+
+    decode, cut detection, smoothing, crop  ->  model (faces batched across frames)
+        ->  mask, colour, warp back, blend  ->  encode (+ mask video, PNG frames)
+
+The model runs in the calling thread; PyTorch, OpenCV, numpy and FFmpeg release the GIL in their heavy
+work, so the stages overlap. What happens to a face is `recipe.swap_face`; which faces, and where, is
+`schedule.FaceScheduler`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import shutil
+import tempfile
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from facetransfer.convert.blend import BLEND_MODES, MASK_KINDS, BlendMode, MaskKind, StableRect
+from facetransfer.convert.color import COLOR_MODES, DEFAULT_COLOR_MODE, ColorMode
+from facetransfer.convert.cuts import DEFAULT_CUT_THRESHOLD
+from facetransfer.convert.outputs import (
+    EncodeOptions,
+    OutputError,
+    Outputs,
+    check_output_path,
+    output_kind,
+    same_file,
+)
+from facetransfer.convert.predictor import Predictor, load_predictor
+from facetransfer.convert.recipe import FaceCrop, FaceSettings, swap_face
+from facetransfer.convert.schedule import FaceScheduler, records_for_target
+from facetransfer.errors import ConfigError, NoFaceError, OutputExistsError
+from facetransfer.faceset import Faceset, open_faceset
+from facetransfer.media import OUTPUT_FORMATS, Frame, probe
+from facetransfer.media import read_frames as media_read_frames
+from facetransfer.media.writer import VideoCodec
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["ConvertConfig", "ConvertSummary", "OutputError", "convert_video"]
+
+
+@dataclass
+class ConvertConfig:
+    """Options of `convert_video`. Pixels are output pixels; None for erode/blur picks them from the
+    face size."""
+
+    faceset: str | None = None
+    all_faces: bool = False
+    mask: MaskKind = "hull*learned"
+    erode_px: int | None = None
+    blur_px: int | None = None
+    color: ColorMode = DEFAULT_COLOR_MODE
+    blend: BlendMode = "alpha"
+    face_scale: float = 1.0
+    sharpen: float = 0.0
+    smooth: float = 0.5
+    batch_size: int = 16
+    device: str = "auto"
+    checkpoint: str = "latest"
+    codec: VideoCodec = "h264"
+    crf: int = 18
+    preset: str = "medium"
+    frames_dir: str | None = None
+    mask_video: str | None = None
+    detector: str = "mediapipe"
+    cut_threshold: float = DEFAULT_CUT_THRESHOLD
+    overwrite: bool = False
+    queue_frames: int = 32
+
+    def validate(self) -> None:
+        checks: list[tuple[bool, str]] = [
+            (self.mask in MASK_KINDS, f"--mask must be one of {', '.join(MASK_KINDS)}, not {self.mask!r}"),
+            (
+                self.color in COLOR_MODES,
+                f"--color must be one of {', '.join(COLOR_MODES)}, not {self.color!r}",
+            ),
+            (
+                self.blend in BLEND_MODES,
+                f"--blend must be one of {', '.join(BLEND_MODES)}, not {self.blend!r}",
+            ),
+            (0.0 <= self.smooth <= 1.0, f"--smooth must be in 0..1, not {self.smooth}"),
+            (0.5 <= self.face_scale <= 2.0, f"--face-scale must be in 0.5..2, not {self.face_scale}"),
+            (0.0 <= self.sharpen <= 5.0, f"--sharpen must be in 0..5, not {self.sharpen}"),
+            (self.blur_px is None or self.blur_px >= 0, f"--blur must be >= 0 pixels, not {self.blur_px}"),
+            (self.batch_size >= 1, f"--batch-size must be at least 1, not {self.batch_size}"),
+            (0 <= self.crf <= 51, f"--crf must be 0..51, not {self.crf}"),
+            (self.queue_frames >= 2, f"queue_frames must be at least 2, not {self.queue_frames}"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise ConfigError(message)
+
+
+@dataclass
+class ConvertSummary:
+    """What a conversion did. `jitter` holds the crop-corner jitter (fraction of the face size per frame)
+    of the raw and the smoothed tracks, as frame-to-frame motion (`*_motion`) and second difference
+    (`*_shiver`); `stage_seconds` the busy time of each stage (the largest is the bottleneck)."""
+
+    output: str
+    frames: int
+    frames_swapped: int
+    faces_swapped: int
+    tracks: int
+    seconds: float
+    fps: float
+    model: str
+    resolution: int
+    coverage: str
+    settings: dict[str, Any]
+    jitter: dict[str, float]
+    stage_seconds: dict[str, float]
+    faces_from: str
+    cuts: list[int] = field(default_factory=list)
+    tracks_dropped_at_cuts: list[int] = field(default_factory=list)
+    extras: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+# --- the streaming stages -----------------------------------------------------------------------
+
+
+class _Stopped(Exception):
+    """Another stage failed; this one stops quietly."""
+
+
+_END = object()
+
+
+class _Stages:
+    """Bounded queues between threads, with one failure stopping them all."""
+
+    def __init__(self) -> None:
+        self.stop = threading.Event()
+        self.error: BaseException | None = None
+        self.busy_s: dict[str, float] = defaultdict(float)
+
+    def put(self, channel: queue.Queue[Any], item: Any) -> None:
+        while True:
+            if self.stop.is_set():
+                raise _Stopped
+            try:
+                channel.put(item, timeout=0.1)
+                return
+            except queue.Full:
+                continue
+
+    def get(self, channel: queue.Queue[Any]) -> Any:
+        while True:
+            if self.stop.is_set():
+                raise _Stopped
+            try:
+                return channel.get(timeout=0.1)
+            except queue.Empty:
+                continue
+
+    def fail(self, error: BaseException) -> None:
+        if self.error is None:
+            self.error = error
+        self.stop.set()
+
+    def thread(self, name: str, work: Callable[[], None]) -> threading.Thread:
+        def run() -> None:
+            try:
+                work()
+            except _Stopped:
+                pass
+            except BaseException as error:
+                self.fail(error)
+
+        worker = threading.Thread(target=run, name=f"convert-{name}", daemon=True)
+        worker.start()
+        return worker
+
+
+@dataclass
+class _FrameWork:
+    frame: Frame
+    faces: list[FaceCrop]
+    predictions: list[tuple[np.ndarray, np.ndarray]] = field(default_factory=list)
+    alpha: np.ndarray | None = None
+
+
+def _run_stages(
+    frames: Iterator[Frame],
+    scheduler: FaceScheduler,
+    predictor: Predictor,
+    settings: FaceSettings,
+    outputs: Outputs,
+    config: ConvertConfig,
+    progress: Callable[[int], None] | None,
+) -> tuple[int, int, int, dict[str, float]]:
+    """Stream every frame through decode -> model -> blend -> encode. Returns (frames, frames swapped,
+    faces swapped, busy seconds per stage)."""
+    stages = _Stages()
+    decoded: queue.Queue[Any] = queue.Queue(maxsize=config.queue_frames)
+    predicted: queue.Queue[Any] = queue.Queue(maxsize=config.queue_frames)
+    blended: queue.Queue[Any] = queue.Queue(maxsize=config.queue_frames)
+    counts = {"frames": 0, "frames_swapped": 0, "faces_swapped": 0}
+    want_alpha = outputs.mask_writer is not None
+
+    def decode() -> None:
+        iterator = iter(frames)
+        while True:
+            started = time.perf_counter()
+            frame = next(iterator, None)
+            if frame is None:
+                break
+            faces = scheduler.faces_for(frame)
+            stages.busy_s["decode"] += time.perf_counter() - started
+            stages.put(decoded, _FrameWork(frame, faces))
+        stages.put(decoded, _END)
+
+    def blend() -> None:
+        stable_rects: dict[int, StableRect] = {}
+        while True:
+            work = stages.get(predicted)
+            if work is _END:
+                stages.put(blended, _END)
+                return
+            started = time.perf_counter()
+            image = work.frame.image
+            if work.faces:
+                image = image.copy()  # the decoded frame may be a view into the decoder's buffer
+                alpha = np.zeros(image.shape[:2], np.float32) if want_alpha else None
+                for face, (rendering, learned) in zip(work.faces, work.predictions, strict=True):
+                    rect = stable_rects.setdefault(face.track_id, StableRect())
+                    pasted = swap_face(image, face, rendering, learned, settings, rect)
+                    if pasted is None:
+                        continue
+                    counts["faces_swapped"] += 1
+                    if alpha is not None:
+                        region = alpha[pasted.y0 : pasted.y1, pasted.x0 : pasted.x1]
+                        np.maximum(region, pasted.alpha, out=region)
+                work.frame.image, work.alpha = image, alpha
+                counts["frames_swapped"] += 1
+            stages.busy_s["blend"] += time.perf_counter() - started
+            stages.put(blended, work)
+
+    def encode() -> None:
+        while True:
+            work = stages.get(blended)
+            if work is _END:
+                return
+            started = time.perf_counter()
+            outputs.write(work.frame, work.frame.image, work.alpha)
+            counts["frames"] += 1
+            stages.busy_s["encode"] += time.perf_counter() - started
+            if progress is not None:
+                progress(counts["frames"])
+
+    workers = [
+        stages.thread("decode", decode),
+        stages.thread("blend", blend),
+        stages.thread("encode", encode),
+    ]
+    try:
+        _predict_loop(stages, decoded, predicted, predictor, config.batch_size)
+    except _Stopped:
+        pass
+    except BaseException as error:
+        stages.fail(error)
+    for worker in workers:
+        while worker.is_alive():
+            worker.join(timeout=0.2)
+    if stages.error is not None:
+        raise stages.error
+    return counts["frames"], counts["frames_swapped"], counts["faces_swapped"], dict(stages.busy_s)
+
+
+def _predict_loop(
+    stages: _Stages,
+    decoded: queue.Queue[Any],
+    predicted: queue.Queue[Any],
+    predictor: Predictor,
+    batch_size: int,
+) -> None:
+    """Gather frames until their faces fill a batch (or the input ends), render the batch, pass the
+    frames on in order. Frames without faces wait with the others so the order stays; a run of them
+    is let through at once."""
+    pending: list[_FrameWork] = []
+    faces = 0
+    finished = False
+    while not finished:
+        work = stages.get(decoded)
+        if work is _END:
+            finished = True
+        else:
+            pending.append(work)
+            faces += len(work.faces)
+            if faces < batch_size and len(pending) < 2 * batch_size and not (faces == 0 and decoded.empty()):
+                continue
+        if faces:
+            started = time.perf_counter()
+            crops = np.stack([face.crop for work in pending for face in work.faces])
+            renderings: list[np.ndarray] = []
+            masks: list[np.ndarray] = []
+            for start in range(0, len(crops), batch_size):
+                images, learned = predictor.predict(crops[start : start + batch_size])
+                renderings.extend(images)
+                masks.extend(learned)
+            position = 0
+            for work in pending:
+                work.predictions = list(
+                    zip(
+                        renderings[position : position + len(work.faces)],
+                        masks[position : position + len(work.faces)],
+                        strict=True,
+                    )
+                )
+                position += len(work.faces)
+            stages.busy_s["model"] += time.perf_counter() - started
+        for work in pending:
+            stages.put(predicted, work)
+        pending, faces = [], 0
+    stages.put(predicted, _END)
+
+
+# --- the public entry point ---------------------------------------------------------------------
+
+
+def _extract_on_the_fly(
+    target: Path, output: Path, predictor: Predictor, config: ConvertConfig
+) -> tuple[Faceset, Path]:
+    """Extract the target's faces with the model's crop size and coverage into a hidden temporary
+    faceset next to the output (removed by the caller)."""
+    from facetransfer.extract import ExtractConfig, extract_faceset
+
+    folder = Path(tempfile.mkdtemp(prefix=f".{output.name}.faces.", dir=output.resolve().parent))
+    faceset_dir = folder / "faceset"
+    extract_config = ExtractConfig(
+        crop_size=predictor.resolution,
+        coverage=predictor.coverage,
+        detector=config.detector,
+        all_faces=config.all_faces,
+        image_format="jpg",
+    )
+    logger.info(
+        "%s: no --faceset given; extracting faces (%s, %d px, %s)",
+        target,
+        config.detector,
+        predictor.resolution,
+        predictor.coverage,
+    )
+    extract_faceset([target], faceset_dir, extract_config)
+    return open_faceset(faceset_dir), folder
+
+
+def convert_video(
+    target: str | os.PathLike[str],
+    model_dir: str | os.PathLike[str],
+    output: str | os.PathLike[str],
+    config: ConvertConfig | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> ConvertSummary:
+    """Swap the faces of `target` (a video, an image or an image folder) with the model's source person
+    and write `output` (a video with the target's fps, size, frame count, timestamps and audio; an image;
+    or a folder of images).
+
+    `progress(frames_done, frames_total)` is called after each written frame. Raises a
+    `FacetransferError` subclass with a one-line message for bad inputs (no face, a model without a
+    checkpoint, a faceset of another coverage, an output that would overwrite an input or cannot be
+    written); nothing is left at `output` (or the extra outputs) unless the whole conversion finished.
+    """
+    config = config or ConvertConfig()
+    config.validate()
+    started = time.perf_counter()
+    target_path, output_path, model_path = Path(target), Path(output), Path(model_dir)
+    info = probe(target_path)
+    kind = output_kind(info, output_path)
+    inputs = [target_path, model_path] + ([Path(config.faceset)] if config.faceset else [])
+    check_output_path(output_path, inputs, config.overwrite, "output")
+    extras = [Path(p) for p in (config.mask_video, config.frames_dir) if p]
+    for extra in extras:
+        if same_file(extra, output_path):
+            raise OutputExistsError(f"{extra}: the same path as the output; choose another")
+        check_output_path(extra, inputs, config.overwrite, "extra output")
+    if config.mask_video and Path(config.mask_video).suffix.lower() not in OUTPUT_FORMATS:
+        raise ConfigError(
+            f"{config.mask_video}: the mask video must end in one of {', '.join(sorted(OUTPUT_FORMATS))}"
+        )
+
+    predictor = load_predictor(model_path, config.device, config.checkpoint)
+    temporary: Path | None = None
+    try:
+        if config.faceset:
+            faceset = open_faceset(config.faceset)
+            if faceset.manifest.coverage != predictor.coverage:
+                raise ConfigError(
+                    f"{config.faceset}: faces extracted with coverage '{faceset.manifest.coverage}', but "
+                    f"the model was trained on '{predictor.coverage}'; re-extract the target with "
+                    f"--coverage {predictor.coverage} or leave out --faceset"
+                )
+            faces_from = f"faceset {config.faceset}"
+        else:
+            faceset, temporary = _extract_on_the_fly(target_path, output_path, predictor, config)
+            faces_from = "extracted on the fly"
+        records = records_for_target(faceset, target_path, config.all_faces)
+        if not records:
+            raise NoFaceError(
+                f"{target_path}: no face to swap (the faceset has none for this target); "
+                "use a target with a visible face"
+            )
+    finally:
+        if temporary is not None:
+            shutil.rmtree(temporary, ignore_errors=True)
+
+    settings = FaceSettings(
+        mask=config.mask,
+        color=config.color,
+        blend=config.blend,
+        erode_px=config.erode_px,
+        blur_px=config.blur_px,
+        face_scale=config.face_scale,
+        sharpen=config.sharpen,
+    )
+    scheduler = FaceScheduler(
+        records,
+        predictor.resolution,
+        predictor.coverage,
+        config.smooth,
+        verify_identity=not config.all_faces,
+        cut_threshold=config.cut_threshold,
+    )
+    total = info.frame_count
+    encode = EncodeOptions(codec=config.codec, crf=config.crf, preset=config.preset)
+    outputs = Outputs(
+        target_path, info, output_path, kind, encode, config.mask_video, config.frames_dir, config.overwrite
+    )
+    try:
+        frames, frames_swapped, faces_swapped, busy = _run_stages(
+            media_read_frames(target_path),
+            scheduler,
+            predictor,
+            settings,
+            outputs,
+            config,
+            None if progress is None else (lambda done: progress(done, total)),
+        )
+        outputs.commit()
+    except BaseException as error:
+        outputs.abort(error)
+        raise
+    seconds = time.perf_counter() - started
+    summary = ConvertSummary(
+        output=str(output_path),
+        frames=frames,
+        frames_swapped=frames_swapped,
+        faces_swapped=faces_swapped,
+        tracks=len({record.track_id for record in records}),
+        seconds=round(seconds, 3),
+        fps=round(frames / seconds, 2) if seconds > 0 else 0.0,
+        model=predictor.description,
+        resolution=predictor.resolution,
+        coverage=predictor.coverage,
+        settings={
+            key: value for key, value in asdict(config).items() if key not in ("overwrite", "queue_frames")
+        },
+        jitter=scheduler.jitter_report(),
+        stage_seconds={key: round(value, 3) for key, value in busy.items()},
+        faces_from=faces_from,
+        cuts=scheduler.cut_frames,
+        tracks_dropped_at_cuts=sorted(scheduler.dropped_tracks),
+        extras=[str(extra) for extra in extras],
+    )
+    logger.info(
+        "converted %d frames (%d with a swapped face) into %s at %.1f frames/s",
+        frames,
+        frames_swapped,
+        output_path,
+        summary.fps,
+    )
+    return summary

@@ -1,0 +1,26 @@
+"""Evaluation of a face swap: identity (source kept, target gone), pose and expression kept,
+flicker, blend seam and faces lost, per frame and summarised; see docs/EVALUATE.md."""
+
+from facetransfer.evaluate.pipeline import (
+    EVALUATION_FORMAT,
+    EVALUATION_VERSION,
+    SUMMARY_KEYS,
+    EvaluateConfig,
+    Evaluation,
+    FrameMetrics,
+    evaluate_swap,
+)
+from facetransfer.evaluate.report import plot_metrics, worst_frames_sheet, write_report
+
+__all__ = [
+    "EVALUATION_FORMAT",
+    "EVALUATION_VERSION",
+    "SUMMARY_KEYS",
+    "EvaluateConfig",
+    "Evaluation",
+    "FrameMetrics",
+    "evaluate_swap",
+    "plot_metrics",
+    "worst_frames_sheet",
+    "write_report",
+]

@@ -1,0 +1,497 @@
+"""`evaluate_swap`: measure a face-swap output against the source person and the original target.
+
+One pass over the output and the target video together, frame by frame (paired by index). On each
+target frame the `FaceFinder` locates the main face (the largest); the mesh landmarker then runs on
+the *same* box in the target frame and in the output frame, so both faces are measured the same way
+and an unchanged frame scores exactly 0. Per frame: identity (embedding distances, nearest person),
+pose and expression kept, flicker (against the previous evaluated frame), blend seam, and whether
+the detector still finds a face in the output. Memory holds per-frame numbers and a few thumbnails
+of the worst frames, never the frames themselves.
+"""
+
+from __future__ import annotations
+
+import heapq
+import logging
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from facetransfer import __version__
+from facetransfer.errors import ConfigError, MediaError, NoFaceError
+from facetransfer.evaluate import flicker as flicker_mod
+from facetransfer.evaluate.geometry import expression_error, pose_errors
+from facetransfer.evaluate.identity import (
+    FaceTools,
+    GalleryPerson,
+    default_gallery,
+    load_gallery,
+    nearest_identity,
+    source_embedding,
+)
+from facetransfer.evaluate.regions import crop, face_size_px, face_window, hull_mask_in_window
+from facetransfer.evaluate.seam import measure_seam
+from facetransfer.evaluate.stats import share, summarize
+from facetransfer.extract.detectors import Detection, create_detector
+from facetransfer.extract.identity import (
+    SAME_PERSON_DISTANCE,
+    IdentityEmbedder,
+    distance_matrix,
+    face_box_for_dlib,
+)
+from facetransfer.extract.landmarker import MeshLandmarker, landmarks_bbox
+from facetransfer.extract.pipeline import FaceFinder
+from facetransfer.extract.tracking import CutDetector
+from facetransfer.media import probe, read_frames
+
+logger = logging.getLogger(__name__)
+
+EVALUATION_FORMAT = "facetransfer-evaluation"
+EVALUATION_VERSION = 1
+THUMB_PX = 192
+# With `identity_every` unset, at most about this many frames are embedded.
+IDENTITY_FRAMES = 150
+
+# Per-frame metric keys that get a summary (mean, median, p90), in report order.
+SUMMARY_KEYS: tuple[str, ...] = (
+    "identity_to_source",
+    "identity_to_target",
+    "pose_error_deg",
+    "yaw_error_deg",
+    "pitch_error_deg",
+    "roll_error_deg",
+    "expression_error",
+    "flicker_warp_output",
+    "flicker_warp_target",
+    "flicker_warp_excess",
+    "flicker_mad_output",
+    "flicker_mad_target",
+    "flicker_mad_excess",
+    "seam_color",
+    "seam_gradient_output",
+    "seam_gradient_target",
+    "seam_gradient_excess",
+)
+
+
+@dataclass
+class EvaluateConfig:
+    """Options of `evaluate_swap`.
+
+    Attributes:
+        max_frames: evaluate at most this many (paired) frames from the start; None: all.
+        every_n: evaluate one frame in `every_n` (flicker is then measured across `every_n` frames).
+        detector: face detector backend (`facetransfer.extract.DETECTORS`).
+        identity: compute the identity metrics (the slowest part: ~0.1-0.2 s per face on a CPU).
+        identity_every: embed the faces of one evaluated frame in this many; None: every frame up
+            to `IDENTITY_FRAMES` frames, evenly thinned beyond that (an embedding costs ~0.1-0.2 s).
+        source_faces: at most this many source faces are averaged into the source embedding.
+        gallery: extra gallery images or folders (a folder of person folders, a folder of one
+            person's images, or single images, each its own person).
+        default_gallery: also use the default gallery (`identity/johns` of the shared media, or
+            $FACETRANSFER_GALLERY) when it exists.
+        gallery_per_person: images embedded per gallery person.
+        gallery_cache: keep gallery embeddings in the user's cache folder (see
+            `identity.cache_dir`) to skip re-embedding the same gallery on the next run.
+        worst_frames: thumbnails kept for the report's worst-frames sheet (per metric).
+    """
+
+    max_frames: int | None = None
+    every_n: int = 1
+    detector: str = "mediapipe"
+    identity: bool = True
+    identity_every: int | None = None
+    source_faces: int = 30
+    gallery: list[str] = field(default_factory=list)
+    default_gallery: bool = True
+    gallery_per_person: int = 5
+    gallery_cache: bool = True
+    worst_frames: int = 8
+
+    def check(self) -> None:
+        if self.max_frames is not None and self.max_frames < 1:
+            raise ConfigError(f"max_frames must be >= 1, got {self.max_frames}; leave it out for all frames")
+        for name in ("every_n", "identity_every", "source_faces", "gallery_per_person"):
+            if getattr(self, name) is not None and getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
+
+
+@dataclass
+class FrameMetrics:
+    """Measures of one frame. Every metric is None when it could not be measured on this frame
+    (no target face, no output face, first frame or a scene cut for flicker, identity skipped)."""
+
+    frame: int
+    target_face: bool = False
+    output_face: bool | None = None  # None when the target had no (detectable) face
+    identity_to_source: float | None = None
+    identity_to_target: float | None = None
+    identity_nearest: str | None = None
+    yaw_error_deg: float | None = None
+    pitch_error_deg: float | None = None
+    roll_error_deg: float | None = None
+    pose_error_deg: float | None = None
+    expression_error: float | None = None
+    flicker_mad_output: float | None = None
+    flicker_mad_target: float | None = None
+    flicker_mad_excess: float | None = None
+    flicker_warp_output: float | None = None
+    flicker_warp_target: float | None = None
+    flicker_warp_excess: float | None = None
+    seam_color: float | None = None
+    seam_gradient_output: float | None = None
+    seam_gradient_target: float | None = None
+    seam_gradient_excess: float | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        payload = asdict(self)
+        for key, value in payload.items():
+            if isinstance(value, float):
+                payload[key] = round(value, 5) if math.isfinite(value) else None
+        return payload
+
+
+@dataclass(order=True)
+class WorstFrame:
+    """A thumbnail of a bad frame for the report: the output's face with the target's inset."""
+
+    value: float
+    frame: int
+    image: np.ndarray = field(compare=False)
+
+
+@dataclass
+class Evaluation:
+    """What `evaluate_swap` measured. `to_json()` is the `metrics.json` payload (documented in
+    docs/EVALUATE.md); `worst_identity` / `worst_flicker` are thumbnails, worst first."""
+
+    output: str
+    target: str
+    sources: list[str]
+    gallery: list[str]
+    config: EvaluateConfig
+    frames: list[FrameMetrics]
+    frame_count: int
+    source_faces: int
+    seconds: float
+    worst_identity: list[WorstFrame] = field(default_factory=list)
+    worst_flicker: list[WorstFrame] = field(default_factory=list)
+
+    def summary(self) -> dict[str, dict[str, float | int | None]]:
+        return {key: summarize(getattr(frame, key) for frame in self.frames) for key in SUMMARY_KEYS}
+
+    def retrieval(self) -> dict[str, Any]:
+        """Shares of the embedded output faces whose nearest reference is the source, the target or
+        any gallery person."""
+        nearest = [frame.identity_nearest for frame in self.frames if frame.identity_nearest is not None]
+        return {
+            "faces": len(nearest),
+            "source": share(name == "source" for name in nearest),
+            "target": share(name == "target" for name in nearest),
+            "gallery": share(name.startswith("gallery:") for name in nearest),
+            "gallery_people": len(self.gallery),
+        }
+
+    def faces(self) -> dict[str, Any]:
+        with_target = [frame for frame in self.frames if frame.target_face]
+        missing = [frame.frame for frame in with_target if frame.output_face is False]
+        return {
+            "frames_evaluated": len(self.frames),
+            "target_faces": len(with_target),
+            "output_faces": sum(1 for frame in with_target if frame.output_face),
+            "output_missing": len(missing),
+            "output_missing_share": share(frame.output_face is False for frame in with_target),
+            "missing_frames": missing,
+        }
+
+    def to_json(self) -> dict[str, Any]:
+        to_source = [f.identity_to_source for f in self.frames if f.identity_to_source is not None]
+        return {
+            "format": EVALUATION_FORMAT,
+            "version": EVALUATION_VERSION,
+            "output": self.output,
+            "target": self.target,
+            "sources": self.sources,
+            "gallery": self.gallery,
+            "options": asdict(self.config),
+            "frame_count": self.frame_count,
+            "source_faces": self.source_faces,
+            "faces": self.faces(),
+            "retrieval": self.retrieval(),
+            "identity_same_person_share": share(d < SAME_PERSON_DISTANCE for d in to_source),
+            "summary": self.summary(),
+            "per_frame": [frame.to_json() for frame in self.frames],
+            "tool_version": __version__,
+            "created_utc": datetime.now(UTC).isoformat(timespec="seconds"),
+            "seconds": round(self.seconds, 3),
+        }
+
+
+def _detected_near(detections: list[Detection], landmarks: np.ndarray) -> bool:
+    """True when a detection's box centre lies within 40% of the face size of the landmarks' box
+    centre and its size is within a factor of 2 of the face's."""
+    x0, y0, x1, y1 = landmarks_bbox(landmarks)
+    centre = np.array([(x0 + x1) / 2, (y0 + y1) / 2])
+    size = max(x1 - x0, y1 - y0)
+    for detection in detections:
+        b = detection.bbox
+        offset = np.linalg.norm(np.array([(b[0] + b[2]) / 2, (b[1] + b[3]) / 2]) - centre)
+        if offset < 0.4 * size and 0.5 < detection.size_px / max(size, 1.0) < 2.0:
+            return True
+    return False
+
+
+def _thumbnail(output_rgb: np.ndarray, target_rgb: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
+    """uint8 (THUMB_PX, THUMB_PX, 3): the output's face, with the target's in the top-right third."""
+    height, width = output_rgb.shape[:2]
+    window = face_window(landmarks, height, width, scale=1.3)
+    big = cv2.resize(crop(output_rgb, window), (THUMB_PX, THUMB_PX), interpolation=cv2.INTER_AREA)
+    inset_px = THUMB_PX // 3
+    small = cv2.resize(crop(target_rgb, window), (inset_px, inset_px), interpolation=cv2.INTER_AREA)
+    big[:inset_px, THUMB_PX - inset_px :] = small
+    big[inset_px, THUMB_PX - inset_px :] = 255
+    big[: inset_px + 1, THUMB_PX - inset_px - 1] = 255
+    return big
+
+
+def _keep_worst(
+    heap: list[WorstFrame], value: float, frame: int, size: int, thumbnail: Callable[[], np.ndarray]
+) -> None:
+    """Keep the `size` largest values in a min-heap; the thumbnail is only made for a keeper."""
+    if size < 1 or not math.isfinite(value):
+        return
+    if len(heap) < size:
+        heapq.heappush(heap, WorstFrame(value, frame, thumbnail()))
+    elif value > heap[0].value:
+        heapq.heapreplace(heap, WorstFrame(value, frame, thumbnail()))
+
+
+def _check_pair(output: Path, target: Path) -> int:
+    """Frame count of the pair; raises MediaError when the two do not match frame for frame."""
+    output_info, target_info = probe(output), probe(target)
+    if output_info.frame_count != target_info.frame_count:
+        raise MediaError(
+            f"{output}: has {output_info.frame_count} frames but the target {target} has "
+            f"{target_info.frame_count}; evaluate pairs frames by index, so pass the original target "
+            "of this output"
+        )
+    if (output_info.display_width, output_info.display_height) != (
+        target_info.display_width,
+        target_info.display_height,
+    ):
+        raise MediaError(
+            f"{output}: frames are {output_info.display_width}x{output_info.display_height} but the "
+            f"target's are {target_info.display_width}x{target_info.display_height}; pass the "
+            "original target of this output"
+        )
+    return target_info.frame_count
+
+
+def _reference_embeddings(
+    sources: Sequence[str | Path], config: EvaluateConfig, tools: FaceTools
+) -> tuple[np.ndarray, int, list[GalleryPerson]]:
+    source, count = source_embedding(sources, tools, config.source_faces)
+    gallery_paths: list[str | Path] = list(config.gallery)
+    if config.default_gallery:
+        found = default_gallery()
+        if found is not None:
+            gallery_paths.insert(0, found)
+        else:
+            logger.info(
+                "no default identity gallery found; retrieval compares the source and the target only"
+            )
+    gallery = load_gallery(gallery_paths, tools, config.gallery_per_person, config.gallery_cache)
+    return source, count, gallery
+
+
+def evaluate_swap(
+    output: str | Path,
+    sources: Sequence[str | Path],
+    target: str | Path,
+    config: EvaluateConfig | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> Evaluation:
+    """Measure `output` (a swap result) against the source person (`sources`: videos, images,
+    image folders or facesets) and its original `target` video, paired frame by frame.
+
+    `progress(frames_done, frames_total)` is called after every evaluated frame.
+
+    Raises:
+        MediaError: unreadable inputs, or an output whose frame count or size differs from the
+            target's.
+        NoFaceError: no face in the source media (with identity on), or none in the target.
+        ConfigError: invalid options.
+    """
+    config = config or EvaluateConfig()
+    config.check()
+    started = time.perf_counter()
+    output_path, target_path = Path(output), Path(target)
+    if config.identity and not sources:
+        raise ConfigError("evaluate needs --source media of the source person for the identity metrics")
+    frame_count = _check_pair(output_path, target_path)
+    planned = len(range(0, frame_count, config.every_n))
+    if config.max_frames is not None:
+        planned = min(planned, config.max_frames)
+    identity_every = config.identity_every or max(1, math.ceil(planned / IDENTITY_FRAMES))
+
+    tools = FaceTools(
+        create_detector(config.detector, min_score=0.5),
+        MeshLandmarker(),
+        IdentityEmbedder() if config.identity else None,
+    )
+    try:
+        if config.identity:
+            source_mean, source_count, gallery = _reference_embeddings(sources, config, tools)
+        else:
+            source_mean, source_count, gallery = np.zeros(128, np.float32), 0, []
+        frames, output_embeddings, target_embeddings, worst_identity, worst_flicker = _measure_frames(
+            output_path, target_path, config, tools, source_mean, planned, identity_every, progress
+        )
+    finally:
+        tools.close()
+    if not any(frame.target_face for frame in frames):
+        raise NoFaceError(
+            f"{target_path}: no face found in {len(frames)} evaluated frames of the target; "
+            "evaluate needs the target's faces to know where the swap is"
+        )
+    if target_embeddings:
+        target_mean = np.mean(np.stack(list(target_embeddings.values())), axis=0)
+        for index, embedding in output_embeddings.items():
+            frames[index].identity_nearest = nearest_identity(embedding, source_mean, target_mean, gallery)
+    return Evaluation(
+        output=str(output_path),
+        target=str(target_path),
+        sources=[str(s) for s in sources],
+        gallery=[person.name for person in gallery],
+        config=config,
+        frames=frames,
+        frame_count=frame_count,
+        source_faces=source_count,
+        seconds=time.perf_counter() - started,
+        worst_identity=sorted(worst_identity, reverse=True),
+        worst_flicker=sorted(worst_flicker, reverse=True),
+    )
+
+
+def _measure_frames(
+    output_path: Path,
+    target_path: Path,
+    config: EvaluateConfig,
+    tools: FaceTools,
+    source_mean: np.ndarray,
+    planned: int,
+    identity_every: int,
+    progress: Callable[[int, int], None] | None,
+) -> tuple[
+    list[FrameMetrics], dict[int, np.ndarray], dict[int, np.ndarray], list[WorstFrame], list[WorstFrame]
+]:
+    """The per-frame loop. Returns the metrics, output and target embeddings by position in the
+    metrics list, and the worst-frame heaps (identity, flicker)."""
+    finder = FaceFinder(tools.detector, tools.landmarker)
+    cuts = CutDetector()
+    meter = flicker_mod.FlickerMeter()
+    frames: list[FrameMetrics] = []
+    output_embeddings: dict[int, np.ndarray] = {}
+    target_embeddings: dict[int, np.ndarray] = {}
+    worst_identity: list[WorstFrame] = []
+    worst_flicker: list[WorstFrame] = []
+    previous_luma: tuple[np.ndarray, np.ndarray] | None = None
+    pairs = zip(
+        read_frames(target_path, every_n=config.every_n),
+        read_frames(output_path, every_n=config.every_n),
+        strict=False,
+    )
+    for position, (target_frame, output_frame) in enumerate(pairs):
+        if position >= planned:
+            break
+        target_rgb, output_rgb = target_frame.image, output_frame.image
+        height, width = target_rgb.shape[:2]
+        metrics = FrameMetrics(frame=target_frame.index)
+        frames.append(metrics)
+        target_luma, output_luma = flicker_mod.luma(target_rgb), flicker_mod.luma(output_rgb)
+        cut = cuts.is_cut(target_rgb)
+        previous = None if cut else previous_luma
+        previous_luma = (target_luma, output_luma)
+
+        faces, _ = finder.find(target_rgb)
+        if not faces:
+            if progress:
+                progress(position + 1, planned)
+            continue
+        main = max(faces, key=lambda face: face_size_px(face.landmarks))
+        box = landmarks_bbox(main.landmarks)
+        landmarks_target = tools.landmarker.landmarks68(target_rgb, box)
+        if landmarks_target is None:
+            landmarks_target = main.landmarks
+        metrics.target_face = True
+        # the detector must find the face in both; a target face it misses says nothing of the output
+        if _detected_near(tools.detector.detect(target_rgb), landmarks_target):
+            metrics.output_face = _detected_near(tools.detector.detect(output_rgb), landmarks_target)
+        landmarks_output = tools.landmarker.landmarks68(output_rgb, box)
+        if metrics.output_face is False:
+            landmarks_output = None
+
+        def make_thumbnail(
+            output_rgb: np.ndarray = output_rgb,
+            target_rgb: np.ndarray = target_rgb,
+            landmarks: np.ndarray = landmarks_target,
+        ) -> np.ndarray:
+            return _thumbnail(output_rgb, target_rgb, landmarks)
+
+        window = face_window(landmarks_target, height, width)
+        mask = hull_mask_in_window(landmarks_target, window)
+        offset = np.array(window[:2], dtype=np.float32)
+        seam = measure_seam(
+            crop(output_rgb, window), crop(target_rgb, window), landmarks_target - offset, mask
+        )
+        if seam is not None:
+            metrics.seam_color = seam.color
+            metrics.seam_gradient_output = seam.gradient_output
+            metrics.seam_gradient_target = seam.gradient_target
+            metrics.seam_gradient_excess = seam.gradient_excess
+        if previous is not None:
+            sample = meter.measure(
+                crop(previous[0], window),
+                crop(target_luma, window),
+                crop(previous[1], window),
+                crop(output_luma, window),
+                mask,
+            )
+            metrics.flicker_mad_output, metrics.flicker_mad_target = sample.mad_output, sample.mad_target
+            metrics.flicker_mad_excess = sample.mad_excess
+            metrics.flicker_warp_output, metrics.flicker_warp_target = sample.warp_output, sample.warp_target
+            metrics.flicker_warp_excess = sample.warp_excess
+            _keep_worst(worst_flicker, sample.warp_excess, metrics.frame, config.worst_frames, make_thumbnail)
+
+        if landmarks_output is not None:
+            yaw, pitch, roll, norm = pose_errors(landmarks_output, landmarks_target, width, height)
+            metrics.yaw_error_deg, metrics.pitch_error_deg, metrics.roll_error_deg = yaw, pitch, roll
+            metrics.pose_error_deg = norm
+            metrics.expression_error = expression_error(landmarks_output, landmarks_target)
+            if tools.embedder is not None and position % identity_every == 0:
+                chip_target = tools.embedder.chip(target_rgb, face_box_for_dlib(landmarks_target))
+                chip_output = tools.embedder.chip(output_rgb, face_box_for_dlib(landmarks_output))
+                if np.array_equal(chip_target, chip_output):  # an unchanged face: embed once
+                    embedding_target = embedding_output = tools.embedder.embed_chips([chip_target])[0]
+                else:
+                    embedding_target, embedding_output = tools.embedder.embed_chips(
+                        [chip_target, chip_output]
+                    )
+                target_embeddings[position] = embedding_target
+                output_embeddings[position] = embedding_output
+                references = np.stack([source_mean, embedding_target])
+                to_source, to_target = distance_matrix(embedding_output[None], references)[0]
+                metrics.identity_to_source, metrics.identity_to_target = float(to_source), float(to_target)
+                _keep_worst(
+                    worst_identity, float(to_source), metrics.frame, config.worst_frames, make_thumbnail
+                )
+        if progress:
+            progress(position + 1, planned)
+    return frames, output_embeddings, target_embeddings, worst_identity, worst_flicker

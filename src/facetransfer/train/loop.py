@@ -1,0 +1,618 @@
+"""The training loop: `train(source_faceset, target_faceset, model_dir, config) -> TrainResult`.
+
+It reads top to bottom: the model folder (new or resumed), the data, the model and optimizer, then
+one step at a time: learning rate, batch, augmentation, forward, loss, backward, the non-finite
+check, the optimizer step, and the periodic metrics / previews / saves. It stops at the step target,
+the time limit or a signal (Ctrl-C, SIGTERM), always after saving.
+
+Resuming is exact: the batch and augmentation of step k are drawn from generators seeded by
+(seed, k, rank), the learning rate is a function of the step, and the optimizer state is saved
+with the weights, so a run that was stopped and resumed makes the same updates as one that was not
+(up to floating-point non-determinism of the kernels).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import signal
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from types import FrameType
+from typing import Any, Literal
+
+import torch
+from tqdm import tqdm
+from tqdm.contrib.logging import logging_redirect_tqdm
+
+from facetransfer.errors import ConfigError
+from facetransfer.models.base import FaceSwapModel
+from facetransfer.models.presets import ModelConfig, TrainConfig, get_preset, with_options
+from facetransfer.models.registry import build_model
+from facetransfer.train.augment import AugmentConfig, augment, to_float_nchw, unaugmented
+from facetransfer.train.checkpoint import (
+    PREVIEWS_DIR,
+    RunConfig,
+    TrainingState,
+    append_metrics,
+    describe_architecture,
+    is_model_dir,
+    latest_checkpoint,
+    load_checkpoint,
+    read_config,
+    recover,
+    save_checkpoint,
+    truncate_metrics,
+    update_best,
+    write_config,
+)
+from facetransfer.train.data import FaceData, FaceSampler, load_faces
+from facetransfer.train.distributed import Distributed, pick_device, weights_digest
+from facetransfer.train.loss import FaceLoss, LossWeights
+from facetransfer.train.previews import render_preview, write_preview
+
+logger = logging.getLogger(__name__)
+
+StopReason = Literal["iterations", "minutes", "signal", "already_done"]
+PREVIEW_ROWS = 4
+HOLDOUT_MAX_FACES = 64
+MAX_ROLLBACKS = 6
+
+
+@dataclass
+class TrainResult:
+    """What a call to `train` did."""
+
+    model_dir: Path
+    start_step: int
+    step: int
+    stopped_by: StopReason
+    checkpoint: Path | None
+    losses: dict[str, float] = field(default_factory=dict)
+    holdout_loss: float | None = None
+    seconds: float = 0.0
+    batch_size: int = 0
+    rollbacks: int = 0
+    weights_sha256: str = ""
+
+
+# --- configuration --------------------------------------------------------------------------------
+def default_preset_name() -> str:
+    return "gpu128" if torch.cuda.is_available() else "cpu"
+
+
+def resolve_config(
+    model_dir: str | os.PathLike[str],
+    preset: str | None = None,
+    model_options: dict[str, Any] | None = None,
+    train_options: dict[str, Any] | None = None,
+) -> RunConfig:
+    """The configuration for `train`, from the model folder when it exists, else from a preset.
+
+    `model_options` and `train_options` hold only what the user set (None values are ignored).
+    For an existing model the architecture is the saved one: a preset or an option that contradicts
+    it is a `ConfigError`; training options replace the saved ones, except `minutes`, which is per run.
+    """
+    model_changes = {key: value for key, value in (model_options or {}).items() if value is not None}
+    train_changes = {key: value for key, value in (train_options or {}).items() if value is not None}
+    if is_model_dir(model_dir):
+        saved = read_config(model_dir)
+        wanted: dict[str, Any] = dict(model_changes)
+        if preset is not None:
+            wanted = {**get_preset(preset).model.to_json(), **model_changes}
+        for key, value in wanted.items():
+            saved_value = getattr(saved.model, key, None)
+            if saved_value != value:
+                origin = (
+                    f"preset {preset!r}" if preset is not None and key not in model_changes else "the option"
+                )
+                saved_architecture = describe_architecture(saved.model.name, saved.model.options())
+                raise ConfigError(
+                    f"{model_dir}: {origin} sets {key.replace('_', ' ')} to {value!r} but the saved model "
+                    f"has {saved_value!r} ({saved_architecture}); drop it to resume, or use a new folder"
+                )
+        train_config = with_options(replace(saved.train, minutes=None), **train_changes)
+        return RunConfig(model=saved.model, train=train_config, data=saved.data, parameters=saved.parameters)
+    base = get_preset(preset or default_preset_name())
+    model_config: ModelConfig = with_options(base.model, **model_changes)
+    return RunConfig(model=model_config, train=with_options(base.train, **train_changes))
+
+
+# --- small pieces of the loop ---------------------------------------------------------------------
+def _step_seed(seed: int, step: int, rank: int) -> int:
+    return ((seed * 1_000_003 + step) * 1_009 + rank) % (2**63 - 1)
+
+
+def learning_rate(config: TrainConfig, step: int, scale: float = 1.0) -> float:
+    """The configured rate times `scale`, ramped up linearly over the first `warmup_steps`."""
+    warmup = min(1.0, (step + 1) / config.warmup_steps) if config.warmup_steps > 0 else 1.0
+    return config.learning_rate * scale * warmup
+
+
+def _make_optimizer(model: torch.nn.Module, config: TrainConfig, device: torch.device) -> torch.optim.AdamW:
+    return torch.optim.AdamW(
+        model.parameters(),
+        lr=config.learning_rate,
+        weight_decay=config.weight_decay,
+        fused=device.type == "cuda",
+    )
+
+
+class _StopRequest:
+    """SIGINT / SIGTERM set a flag that the loop checks after each step; a second signal aborts."""
+
+    def __init__(self) -> None:
+        self.requested = False
+        self.signal_name = ""
+
+    def handle(self, signum: int, _frame: FrameType | None) -> None:
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+        self.signal_name = signal.Signals(signum).name
+        logger.warning(
+            "%s received: stopping after this step and saving (send it again to abort)", self.signal_name
+        )
+
+    @contextmanager
+    def installed(self) -> Iterator[_StopRequest]:
+        if threading.current_thread() is threading.main_thread():
+            previous = {sig: signal.signal(sig, self.handle) for sig in (signal.SIGINT, signal.SIGTERM)}
+        else:
+            previous = {}
+        try:
+            yield self
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+
+def _preview_positions(data: FaceData) -> list[int]:
+    """Fixed faces for the previews: held-out ones first (unseen by the model), then training ones."""
+    chosen = list(data.holdout_indices[:PREVIEW_ROWS]) + list(data.train_indices[:PREVIEW_ROWS])
+    return [int(index) for index in chosen[:PREVIEW_ROWS]]
+
+
+def _faces_on(data: FaceData, indices: list[int], device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    images = torch.from_numpy(data.images[indices].copy()).to(device)
+    masks = torch.from_numpy(data.masks[indices].copy()).to(device)
+    return images, masks
+
+
+@torch.no_grad()
+def holdout_loss(
+    model: FaceSwapModel,
+    sides: list[tuple[FaceData, list[int]]],
+    loss_fn: FaceLoss,
+    device: torch.device,
+    autocast_dtype: torch.dtype | None,
+    batch_size: int,
+) -> float:
+    """Mean reconstruction loss (no augmentation) of both people's held-out faces."""
+    was_training = model.training
+    model.eval()
+    per_side = []
+    for side_index, (data, indices) in enumerate(sides):
+        total, count = 0.0, 0
+        for start in range(0, len(indices), batch_size):
+            images, masks = _faces_on(data, indices[start : start + batch_size], device)
+            batch = unaugmented(images, masks)
+            with torch.autocast(
+                device.type, dtype=autocast_dtype or torch.bfloat16, enabled=autocast_dtype is not None
+            ):
+                forward = model.forward_source if side_index == 0 else model.forward_target
+                image, mask = forward(batch.warped)
+            loss, _parts = loss_fn(image, mask, batch.target, batch.masks)
+            total += float(loss) * len(images)
+            count += len(images)
+        per_side.append(total / max(1, count))
+    model.train(was_training)
+    return sum(per_side) / len(per_side)
+
+
+# --- the loop -------------------------------------------------------------------------------------
+def train(
+    source_faceset: str | os.PathLike[str],
+    target_faceset: str | os.PathLike[str],
+    model_dir: str | os.PathLike[str],
+    config: RunConfig,
+) -> TrainResult:
+    """Train (or resume) the model in `model_dir` on two facesets. See the module docstring."""
+    started = time.monotonic()
+    model_dir = Path(model_dir)
+    train_config = config.train
+    train_config.validate()
+    distributed = Distributed.from_environment()
+    device = pick_device(train_config.device, distributed.local_rank)
+    distributed.start(device)
+    is_main = distributed.is_main
+    try:
+        # 1. The model folder: resume when it holds a model, else start one.
+        resuming = is_model_dir(model_dir)
+        if resuming:
+            saved = read_config(model_dir)
+            if saved.model != config.model:
+                saved_architecture = describe_architecture(saved.model.name, saved.model.options())
+                asked_architecture = describe_architecture(config.model.name, config.model.options())
+                raise ConfigError(
+                    f"{model_dir}: holds a {saved_architecture} model, not {asked_architecture}; "
+                    "resume without architecture options or train into a new folder"
+                )
+            if is_main:
+                for action in recover(model_dir):
+                    logger.info("%s: %s", model_dir, action)
+        elif model_dir.exists() and any(model_dir.iterdir()):
+            raise ConfigError(
+                f"{model_dir}: exists, is not empty and is not a model folder; choose a new folder"
+            )
+        distributed.barrier()
+
+        # 2. The data: both facesets in memory at the model's resolution.
+        resolution = config.model.resolution
+        cache_dir = model_dir / "cache"
+        source = load_faces(
+            source_faceset, resolution, train_config.holdout_fraction, train_config.seed, cache_dir
+        )
+        target = load_faces(
+            target_faceset, resolution, train_config.holdout_fraction, train_config.seed, cache_dir
+        )
+        if source.coverage != target.coverage:
+            raise ConfigError(
+                f"the source faceset covers {source.coverage!r} and the target {target.coverage!r}; "
+                "extract both with the same --coverage"
+            )
+        if resuming and config.data.get("coverage") not in (None, source.coverage):
+            raise ConfigError(
+                f"{model_dir}: the model learned {config.data['coverage']!r} crops but these facesets are "
+                f"{source.coverage!r}; use facesets of the same coverage"
+            )
+        source_sampler = FaceSampler(source, source.train_indices, device)
+        target_sampler = FaceSampler(target, target.train_indices, device)
+
+        # 3. Model, optimizer, and the state to resume from.
+        torch.manual_seed(train_config.seed)
+        model = build_model(config.model.name, **config.model.options()).to(device)
+        optimizer = _make_optimizer(model, train_config, device)
+        state = TrainingState(step=0, batch_size=train_config.batch_size)
+        checkpoint = latest_checkpoint(model_dir) if resuming else None
+        if checkpoint is not None:
+            state = load_checkpoint(checkpoint, model, optimizer, device)
+            if state.requested_batch_size != train_config.batch_size:
+                # The user's batch size, unless out-of-memory lowered this very one before.
+                state.batch_size, state.requested_batch_size = train_config.batch_size, None
+            logger.info("resuming %s from %s (step %d)", model_dir, checkpoint.name, state.step)
+            if is_main:
+                truncate_metrics(model_dir, state.step)
+        config = RunConfig(
+            model=config.model,
+            train=train_config,
+            data={
+                "source": str(Path(source_faceset).resolve()),
+                "target": str(Path(target_faceset).resolve()),
+                "coverage": source.coverage,
+                "source_faces": len(source),
+                "target_faces": len(target),
+                "source_crop_size": source.crop_size,
+                "target_crop_size": target.crop_size,
+            },
+            parameters=model.parameter_count(),
+        )
+        if is_main:
+            model_dir.mkdir(parents=True, exist_ok=True)
+            write_config(model_dir, config)
+            (model_dir / PREVIEWS_DIR).mkdir(exist_ok=True)
+            if checkpoint is None:  # a first save: something to roll back to from the start
+                checkpoint = save_checkpoint(model_dir, model, optimizer, state, train_config.keep_saves)
+        distributed.barrier()
+        logger.info(
+            "%s: %s (%.1f M parameters) on %s%s, batch %d per person",
+            model_dir,
+            describe_architecture(config.model.name, config.model.options()),
+            config.parameters / 1e6,
+            device,
+            f" x {distributed.world_size} processes" if distributed.enabled else "",
+            state.batch_size,
+        )
+
+        # 4. Speed options: channels_last and bf16 autocast on CUDA, optional torch.compile.
+        channels_last = (
+            train_config.channels_last if train_config.channels_last is not None else device.type == "cuda"
+        )
+        memory_format = torch.channels_last if channels_last else torch.contiguous_format
+        model = model.to(memory_format=memory_format)  # type: ignore[call-overload]
+        use_bf16 = device.type == "cuda" and torch.cuda.is_bf16_supported()
+        autocast_dtype = torch.bfloat16 if use_bf16 else None
+        if device.type == "cuda":
+            torch.backends.cudnn.benchmark = True
+            torch.backends.cuda.matmul.allow_tf32 = True
+            torch.backends.cudnn.allow_tf32 = True
+        step_model: torch.nn.Module = distributed.wrap(model, device)
+        if train_config.compile:
+            step_model = torch.compile(step_model)  # type: ignore[assignment]
+        loss_fn = FaceLoss(
+            resolution,
+            LossWeights(
+                ssim=train_config.ssim_weight,
+                pixel=train_config.pixel_weight,
+                mask=train_config.mask_weight,
+                eyes_mouth=train_config.eyes_mouth_weight,
+                exclude_background=train_config.exclude_background,
+            ),
+        )
+        augment_config = AugmentConfig.from_train_config(train_config)
+        holdout_sides = [
+            (
+                data,
+                [int(i) for i in (data.holdout_indices if len(data.holdout_indices) else data.train_indices)],
+            )
+            for data in (source, target)
+        ]
+        holdout_sides = [(data, indices[:HOLDOUT_MAX_FACES]) for data, indices in holdout_sides]
+        preview_source = to_float_nchw(_faces_on(source, _preview_positions(source), device)[0])
+        preview_target = to_float_nchw(_faces_on(target, _preview_positions(target), device)[0])
+        rows = min(len(preview_source), len(preview_target))
+        preview_source, preview_target = preview_source[:rows], preview_target[:rows]
+        sample_generator = torch.Generator()
+        augment_generator = torch.Generator(device=device) if device.type == "cuda" else sample_generator
+
+        # 5. The loop.
+        start_step = state.step
+        deadline = started + train_config.minutes * 60 if train_config.minutes else None
+        last_save = time.monotonic()
+        run_seconds_before = state.elapsed_s
+        stopped_by: StopReason = "already_done"
+        signal_seen = time_is_up = False  # agreed by all ranks at the end of the previous step
+        nonfinite_in_a_row = 0
+        rollbacks = 0
+        pending_metrics: list[dict[str, Any]] = []
+        losses: dict[str, float] = dict(state.losses)
+        log_started, log_steps = time.monotonic(), 0
+        seconds_per_step = 0.0
+        stop = _StopRequest()
+
+        saved_step = state.step if checkpoint is not None else -1
+
+        def save(reason: str) -> None:
+            nonlocal checkpoint, last_save, saved_step
+            if state.step == saved_step:
+                return
+            state.elapsed_s = run_seconds_before + (time.monotonic() - started)
+            state.losses = losses
+            if is_main:
+                append_metrics(model_dir, pending_metrics)
+                pending_metrics.clear()
+                state.holdout_loss = holdout_loss(
+                    model, holdout_sides, loss_fn, device, autocast_dtype, max(1, state.batch_size)
+                )
+                improved = state.best_holdout_loss is None or state.holdout_loss < state.best_holdout_loss
+                if improved:
+                    state.best_holdout_loss, state.best_step = state.holdout_loss, state.step
+                checkpoint = save_checkpoint(model_dir, model, optimizer, state, train_config.keep_saves)
+                if improved:
+                    update_best(model_dir, checkpoint)
+                logger.info(
+                    "saved %s (%s; held-out loss %.4f%s)",
+                    checkpoint.name,
+                    reason,
+                    state.holdout_loss,
+                    ", best so far" if improved else "",
+                )
+            last_save = time.monotonic()
+            saved_step = state.step
+
+        with (
+            stop.installed(),
+            logging_redirect_tqdm(),
+            tqdm(
+                total=train_config.iterations,
+                initial=state.step,
+                unit="it",
+                file=sys.stderr,
+                dynamic_ncols=True,
+                disable=not is_main,
+                smoothing=0.05,
+            ) as bar,
+        ):
+            while True:
+                # Stop conditions (all ranks agree: the flags were summed with the last step's losses).
+                at_target = train_config.iterations is not None and state.step >= train_config.iterations
+                if not distributed.enabled:
+                    signal_seen = stop.requested
+                    time_is_up = deadline is not None and time.monotonic() >= deadline
+                if at_target or signal_seen or time_is_up:
+                    if state.step > start_step:
+                        stopped_by = "iterations" if at_target else "signal" if signal_seen else "minutes"
+                        save(f"stopped by {stopped_by}")
+                    break
+
+                # The learning rate and this step's random generators.
+                step_lr = learning_rate(train_config, state.step, state.lr_scale)
+                for group in optimizer.param_groups:
+                    group["lr"] = step_lr
+                seed = _step_seed(train_config.seed, state.step, distributed.rank)
+                sample_generator.manual_seed(seed)
+                if augment_generator is not sample_generator:
+                    augment_generator.manual_seed(seed)
+
+                try:
+                    # Batch and augmentation (on the training device).
+                    source_images, source_masks = source_sampler.sample(state.batch_size, sample_generator)
+                    target_images, target_masks = target_sampler.sample(state.batch_size, sample_generator)
+                    source_batch = augment(
+                        source_images,
+                        source_masks,
+                        augment_config,
+                        augment_generator,
+                        color_reference=(target_images, target_masks),
+                    )
+                    target_batch = augment(target_images, target_masks, augment_config, augment_generator)
+
+                    # Forward, loss, backward.
+                    with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_bf16):
+                        source_image, source_mask, target_image, target_mask = step_model(
+                            source_batch.warped.contiguous(memory_format=memory_format),
+                            target_batch.warped.contiguous(memory_format=memory_format),
+                        )
+                        source_loss, source_parts = loss_fn(
+                            source_image, source_mask, source_batch.target, source_batch.masks
+                        )
+                        target_loss, target_parts = loss_fn(
+                            target_image, target_mask, target_batch.target, target_batch.masks
+                        )
+                    optimizer.zero_grad(set_to_none=True)
+                    (source_loss + target_loss).backward()
+                    max_norm = train_config.clip_grad_norm if train_config.clip_grad_norm > 0 else math.inf
+                    grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm)
+                except torch.OutOfMemoryError:
+                    optimizer.zero_grad(set_to_none=True)
+                    _release_memory(device)
+                    if distributed.enabled or state.batch_size == 1:
+                        raise ConfigError(
+                            f"out of {device.type.upper()} memory at batch size {state.batch_size}"
+                            f"{' in a multi-process run' if distributed.enabled else ''}; "
+                            "use a smaller --batch-size, --resolution or preset"
+                        ) from None
+                    if state.requested_batch_size is None:
+                        state.requested_batch_size = train_config.batch_size
+                    state.batch_size //= 2
+                    logger.warning("out of GPU memory: batch size lowered to %d per person", state.batch_size)
+                    continue
+
+                # One transfer per step: losses and gradient norm (and, across ranks, the stop flags).
+                values = torch.stack([source_loss.detach(), target_loss.detach(), grad_norm.detach()]).float()
+                if distributed.enabled:
+                    out_of_time = deadline is not None and time.monotonic() >= deadline
+                    flags = torch.tensor([float(stop.requested), float(out_of_time)], device=values.device)
+                    summed = distributed.sum(torch.cat([values, flags])).tolist()
+                    signal_seen, time_is_up = summed[3] > 0, summed[4] > 0
+                    values_list = [value / distributed.world_size for value in summed[:3]]
+                else:
+                    values_list = values.tolist()
+                source_value, target_value, norm_value = values_list
+                finite = (
+                    math.isfinite(source_value) and math.isfinite(target_value) and math.isfinite(norm_value)
+                )
+                if finite:
+                    optimizer.step()
+                    nonfinite_in_a_row = 0
+                else:
+                    optimizer.zero_grad(set_to_none=True)
+                    nonfinite_in_a_row += 1
+                    logger.warning("step %d: loss or gradient is not finite; step skipped", state.step)
+                    if nonfinite_in_a_row >= train_config.nan_patience:
+                        checkpoint = latest_checkpoint(model_dir)
+                        if checkpoint is None or rollbacks >= MAX_ROLLBACKS:
+                            raise ConfigError(
+                                f"training diverges (non-finite loss after {rollbacks} roll-backs); "
+                                "lower --learning-rate or turn on gradient clipping"
+                            )
+                        scale = state.lr_scale / 2
+                        state = load_checkpoint(checkpoint, model, optimizer, device)
+                        state.lr_scale = scale
+                        nonfinite_in_a_row = 0
+                        rollbacks += 1
+                        logger.warning(
+                            "%d non-finite steps in a row: rolled back to %s and halved the learning rate "
+                            "(to %.3g)",
+                            train_config.nan_patience,
+                            checkpoint.name,
+                            learning_rate(train_config, state.step, state.lr_scale),
+                        )
+                        bar.n = state.step
+                        continue
+                state.step += 1
+                bar.update(1)
+
+                # Metrics, progress, previews and timed saves.
+                log_steps += 1
+                if finite:
+                    losses = {"source": source_value, "target": target_value}
+                if state.step % train_config.log_every == 0 or state.step == start_step + 1:
+                    now = time.monotonic()
+                    seconds_per_step = (now - log_started) / max(1, log_steps)
+                    log_started, log_steps = now, 0
+                    record: dict[str, Any] = {
+                        "step": state.step,
+                        "loss_source": source_value,
+                        "loss_target": target_value,
+                        "learning_rate": step_lr,
+                        "seconds_per_step": round(seconds_per_step, 5),
+                        "batch_size": state.batch_size,
+                        "grad_norm": norm_value,
+                    }
+                    record.update({f"source_{k}": float(v) for k, v in source_parts.items()})
+                    record.update({f"target_{k}": float(v) for k, v in target_parts.items()})
+                    pending_metrics.append(record)
+                    if is_main:
+                        append_metrics(model_dir, pending_metrics)
+                        pending_metrics.clear()
+                    bar.set_postfix_str(
+                        f"src {source_value:.4f} dst {target_value:.4f} lr {step_lr:.2g} left "
+                        f"{_time_left(train_config, state.step, seconds_per_step, deadline)}",
+                        refresh=False,
+                    )
+                if is_main and train_config.preview_every and state.step % train_config.preview_every == 0:
+                    grid = render_preview(model, preview_source, preview_target, autocast_dtype)
+                    write_preview(model_dir / PREVIEWS_DIR, state.step, grid)
+                due_by_steps = (
+                    train_config.save_every_steps and state.step % train_config.save_every_steps == 0
+                )
+                due_by_time = time.monotonic() - last_save >= train_config.save_every_min * 60
+                if due_by_steps or due_by_time:
+                    save("scheduled")
+
+        if is_main and stopped_by != "already_done" and train_config.preview_every:
+            grid = render_preview(model, preview_source, preview_target, autocast_dtype)
+            write_preview(model_dir / PREVIEWS_DIR, state.step, grid)
+        if stopped_by == "already_done":
+            logger.info("%s is already at step %d; nothing to train", model_dir, state.step)
+        digest = weights_digest(model)
+        logger.info("rank %d: weights sha256 %s at step %d", distributed.rank, digest, state.step)
+        if distributed.enabled:
+            digests = distributed.gather_strings(digest)
+            if len(set(digests)) != 1:
+                logger.warning("the ranks' weights differ after training: %s", digests)
+            elif is_main:
+                logger.info("weights identical on all %d ranks", distributed.world_size)
+        return TrainResult(
+            model_dir=model_dir,
+            start_step=start_step,
+            step=state.step,
+            stopped_by=stopped_by,
+            checkpoint=checkpoint,
+            losses=losses,
+            holdout_loss=state.holdout_loss,
+            seconds=time.monotonic() - started,
+            batch_size=state.batch_size,
+            rollbacks=rollbacks,
+            weights_sha256=digest,
+        )
+    finally:
+        distributed.stop()
+
+
+def _release_memory(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.empty_cache()
+
+
+def _time_left(config: TrainConfig, step: int, seconds_per_step: float, deadline: float | None) -> str:
+    candidates = []
+    if config.iterations is not None:
+        candidates.append(max(0, config.iterations - step) * seconds_per_step)
+    if deadline is not None:
+        candidates.append(max(0.0, deadline - time.monotonic()))
+    if not candidates:
+        return "-"
+    seconds = int(min(candidates))
+    hours, rest = divmod(seconds, 3600)
+    return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"
+
+
+__all__ = ["TrainResult", "holdout_loss", "learning_rate", "resolve_config", "train"]
