@@ -46,6 +46,7 @@ TRAIN_FLAGS: tuple[str, ...] = (
     "compile",
     "channels_last",
     "device",
+    "threads",
     "log_every",
 )
 
@@ -155,6 +156,8 @@ def register(subparsers: Any) -> None:
     run.add_argument("--channels-last", action=argparse.BooleanOptionalAction, default=None,
                      help="channels_last memory format (default: on with CUDA)")  # fmt: skip
     run.add_argument("--device", default=None, help="auto (default), cpu, cuda or cuda:N")
+    run.add_argument("--threads", type=int, default=None, metavar="N",
+                     help="CPU threads for PyTorch (default: one per core; 1 is faster on a busy machine)")  # fmt: skip
     run.add_argument("--log-every", type=int, default=None, metavar="N", help="metrics line every N steps")
     parser.set_defaults(func=run_command)
 

@@ -336,15 +336,11 @@ def _predict_loop(
 # --- the public entry point ---------------------------------------------------------------------
 
 
-def _extract_on_the_fly(
-    target: Path, output: Path, predictor: Predictor, config: ConvertConfig
-) -> tuple[Faceset, Path]:
-    """Extract the target's faces with the model's crop size and coverage into a hidden temporary
-    faceset next to the output (removed by the caller)."""
+def _extract_on_the_fly(target: Path, folder: Path, predictor: Predictor, config: ConvertConfig) -> Faceset:
+    """Extract the target's faces with the model's crop size and coverage into `folder` (a temporary
+    folder that the caller removes)."""
     from facetransfer.extract import ExtractConfig, extract_faceset
 
-    folder = Path(tempfile.mkdtemp(prefix=f".{output.name}.faces.", dir=output.resolve().parent))
-    faceset_dir = folder / "faceset"
     extract_config = ExtractConfig(
         crop_size=predictor.resolution,
         coverage=predictor.coverage,
@@ -359,8 +355,8 @@ def _extract_on_the_fly(
         predictor.resolution,
         predictor.coverage,
     )
-    extract_faceset([target], faceset_dir, extract_config)
-    return open_faceset(faceset_dir), folder
+    extract_faceset([target], folder / "faceset", extract_config)
+    return open_faceset(folder / "faceset")
 
 
 def convert_video(
@@ -410,7 +406,8 @@ def convert_video(
                 )
             faces_from = f"faceset {config.faceset}"
         else:
-            faceset, temporary = _extract_on_the_fly(target_path, output_path, predictor, config)
+            temporary = Path(tempfile.mkdtemp(prefix="facetransfer-convert-faces-"))  # removed below
+            faceset = _extract_on_the_fly(target_path, temporary, predictor, config)
             faces_from = "extracted on the fly"
         records = records_for_target(faceset, target_path, config.all_faces)
         if not records:

@@ -31,10 +31,13 @@ from facetransfer.extract.align import Coverage, alignment_matrices
 _LIGHTEST_CUTOFF_HZ = 20.0
 _STRONGEST_CUTOFF_HZ = 0.1
 # Cut-off gain per unit of speed (face sizes per second): a turn at 1 face size/s raises the cut-off by
-# 4 Hz. Measured (docs/CONVERT.md): at strength 0.5 the second-difference jitter of the GRID tracks drops
-# to 0.26x, and a quick look aside (half a face size in 6 to 25 frames) lags by 0.5 to 0.9 frames.
+# 4 Hz. The speed estimate itself is low-passed at 4 Hz: lower makes the filter notice a fast move late
+# (at 1 Hz the performer of the Hamilton clip, turning at 4 face widths/s, was trailed by 10 % of his
+# face width; at 4 Hz by 5 %). Measured at strength 0.5 (docs/CONVERT.md): the second-difference
+# jitter of the GRID tracks drops to 0.28-0.30x, and a quick look aside (half a face size in 6 to 25
+# frames) lags by 0.3 to 0.9 frames.
 DEFAULT_BETA = 4.0
-DEFAULT_DERIVATIVE_CUTOFF_HZ = 1.0
+DEFAULT_DERIVATIVE_CUTOFF_HZ = 4.0
 # A landmark set that moves by more than this fraction of the face size in one frame is a new face
 # (a scene cut, or the tracker swapping people): the filter restarts instead of gliding across.
 JUMP_FRACTION = 0.5

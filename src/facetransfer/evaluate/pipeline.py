@@ -16,15 +16,11 @@ import logging
 import math
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import cv2
 import numpy as np
 
-from facetransfer import __version__
 from facetransfer.errors import ConfigError, MediaError, NoFaceError
 from facetransfer.evaluate import flicker as flicker_mod
 from facetransfer.evaluate.geometry import expression_error, pose_errors
@@ -37,11 +33,17 @@ from facetransfer.evaluate.identity import (
     source_embedding,
 )
 from facetransfer.evaluate.regions import crop, face_size_px, face_window, hull_mask_in_window
+from facetransfer.evaluate.results import (
+    IDENTITY_FRAMES,
+    THUMB_PX,
+    EvaluateConfig,
+    Evaluation,
+    FrameMetrics,
+    WorstFrame,
+)
 from facetransfer.evaluate.seam import measure_seam
-from facetransfer.evaluate.stats import share, summarize
 from facetransfer.extract.detectors import Detection, create_detector
 from facetransfer.extract.identity import (
-    SAME_PERSON_DISTANCE,
     IdentityEmbedder,
     distance_matrix,
     face_box_for_dlib,
@@ -52,186 +54,6 @@ from facetransfer.extract.tracking import CutDetector
 from facetransfer.media import probe, read_frames
 
 logger = logging.getLogger(__name__)
-
-EVALUATION_FORMAT = "facetransfer-evaluation"
-EVALUATION_VERSION = 1
-THUMB_PX = 192
-# With `identity_every` unset, at most about this many frames are embedded.
-IDENTITY_FRAMES = 150
-
-# Per-frame metric keys that get a summary (mean, median, p90), in report order.
-SUMMARY_KEYS: tuple[str, ...] = (
-    "identity_to_source",
-    "identity_to_target",
-    "pose_error_deg",
-    "yaw_error_deg",
-    "pitch_error_deg",
-    "roll_error_deg",
-    "expression_error",
-    "flicker_warp_output",
-    "flicker_warp_target",
-    "flicker_warp_excess",
-    "flicker_mad_output",
-    "flicker_mad_target",
-    "flicker_mad_excess",
-    "seam_color",
-    "seam_gradient_output",
-    "seam_gradient_target",
-    "seam_gradient_excess",
-)
-
-
-@dataclass
-class EvaluateConfig:
-    """Options of `evaluate_swap`.
-
-    Attributes:
-        max_frames: evaluate at most this many (paired) frames from the start; None: all.
-        every_n: evaluate one frame in `every_n` (flicker is then measured across `every_n` frames).
-        detector: face detector backend (`facetransfer.extract.DETECTORS`).
-        identity: compute the identity metrics (the slowest part: ~0.1-0.2 s per face on a CPU).
-        identity_every: embed the faces of one evaluated frame in this many; None: every frame up
-            to `IDENTITY_FRAMES` frames, evenly thinned beyond that (an embedding costs ~0.1-0.2 s).
-        source_faces: at most this many source faces are averaged into the source embedding.
-        gallery: extra gallery images or folders (a folder of person folders, a folder of one
-            person's images, or single images, each its own person).
-        default_gallery: also use the default gallery (`identity/johns` of the shared media, or
-            $FACETRANSFER_GALLERY) when it exists.
-        gallery_per_person: images embedded per gallery person.
-        gallery_cache: keep gallery embeddings in the user's cache folder (see
-            `identity.cache_dir`) to skip re-embedding the same gallery on the next run.
-        worst_frames: thumbnails kept for the report's worst-frames sheet (per metric).
-    """
-
-    max_frames: int | None = None
-    every_n: int = 1
-    detector: str = "mediapipe"
-    identity: bool = True
-    identity_every: int | None = None
-    source_faces: int = 30
-    gallery: list[str] = field(default_factory=list)
-    default_gallery: bool = True
-    gallery_per_person: int = 5
-    gallery_cache: bool = True
-    worst_frames: int = 8
-
-    def check(self) -> None:
-        if self.max_frames is not None and self.max_frames < 1:
-            raise ConfigError(f"max_frames must be >= 1, got {self.max_frames}; leave it out for all frames")
-        for name in ("every_n", "identity_every", "source_faces", "gallery_per_person"):
-            if getattr(self, name) is not None and getattr(self, name) < 1:
-                raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
-
-
-@dataclass
-class FrameMetrics:
-    """Measures of one frame. Every metric is None when it could not be measured on this frame
-    (no target face, no output face, first frame or a scene cut for flicker, identity skipped)."""
-
-    frame: int
-    target_face: bool = False
-    output_face: bool | None = None  # None when the target had no (detectable) face
-    identity_to_source: float | None = None
-    identity_to_target: float | None = None
-    identity_nearest: str | None = None
-    yaw_error_deg: float | None = None
-    pitch_error_deg: float | None = None
-    roll_error_deg: float | None = None
-    pose_error_deg: float | None = None
-    expression_error: float | None = None
-    flicker_mad_output: float | None = None
-    flicker_mad_target: float | None = None
-    flicker_mad_excess: float | None = None
-    flicker_warp_output: float | None = None
-    flicker_warp_target: float | None = None
-    flicker_warp_excess: float | None = None
-    seam_color: float | None = None
-    seam_gradient_output: float | None = None
-    seam_gradient_target: float | None = None
-    seam_gradient_excess: float | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        payload = asdict(self)
-        for key, value in payload.items():
-            if isinstance(value, float):
-                payload[key] = round(value, 5) if math.isfinite(value) else None
-        return payload
-
-
-@dataclass(order=True)
-class WorstFrame:
-    """A thumbnail of a bad frame for the report: the output's face with the target's inset."""
-
-    value: float
-    frame: int
-    image: np.ndarray = field(compare=False)
-
-
-@dataclass
-class Evaluation:
-    """What `evaluate_swap` measured. `to_json()` is the `metrics.json` payload (documented in
-    docs/EVALUATE.md); `worst_identity` / `worst_flicker` are thumbnails, worst first."""
-
-    output: str
-    target: str
-    sources: list[str]
-    gallery: list[str]
-    config: EvaluateConfig
-    frames: list[FrameMetrics]
-    frame_count: int
-    source_faces: int
-    seconds: float
-    worst_identity: list[WorstFrame] = field(default_factory=list)
-    worst_flicker: list[WorstFrame] = field(default_factory=list)
-
-    def summary(self) -> dict[str, dict[str, float | int | None]]:
-        return {key: summarize(getattr(frame, key) for frame in self.frames) for key in SUMMARY_KEYS}
-
-    def retrieval(self) -> dict[str, Any]:
-        """Shares of the embedded output faces whose nearest reference is the source, the target or
-        any gallery person."""
-        nearest = [frame.identity_nearest for frame in self.frames if frame.identity_nearest is not None]
-        return {
-            "faces": len(nearest),
-            "source": share(name == "source" for name in nearest),
-            "target": share(name == "target" for name in nearest),
-            "gallery": share(name.startswith("gallery:") for name in nearest),
-            "gallery_people": len(self.gallery),
-        }
-
-    def faces(self) -> dict[str, Any]:
-        with_target = [frame for frame in self.frames if frame.target_face]
-        missing = [frame.frame for frame in with_target if frame.output_face is False]
-        return {
-            "frames_evaluated": len(self.frames),
-            "target_faces": len(with_target),
-            "output_faces": sum(1 for frame in with_target if frame.output_face),
-            "output_missing": len(missing),
-            "output_missing_share": share(frame.output_face is False for frame in with_target),
-            "missing_frames": missing,
-        }
-
-    def to_json(self) -> dict[str, Any]:
-        to_source = [f.identity_to_source for f in self.frames if f.identity_to_source is not None]
-        return {
-            "format": EVALUATION_FORMAT,
-            "version": EVALUATION_VERSION,
-            "output": self.output,
-            "target": self.target,
-            "sources": self.sources,
-            "gallery": self.gallery,
-            "options": asdict(self.config),
-            "frame_count": self.frame_count,
-            "source_faces": self.source_faces,
-            "faces": self.faces(),
-            "retrieval": self.retrieval(),
-            "identity_same_person_share": share(d < SAME_PERSON_DISTANCE for d in to_source),
-            "summary": self.summary(),
-            "per_frame": [frame.to_json() for frame in self.frames],
-            "tool_version": __version__,
-            "created_utc": datetime.now(UTC).isoformat(timespec="seconds"),
-            "seconds": round(self.seconds, 3),
-        }
 
 
 def _detected_near(detections: list[Detection], landmarks: np.ndarray) -> bool:

@@ -10,7 +10,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from facetransfer.evaluate.pipeline import THUMB_PX, Evaluation, FrameMetrics, WorstFrame
+from facetransfer.evaluate.results import THUMB_PX, Evaluation, FrameMetrics, WorstFrame
 from facetransfer.extract.identity import SAME_PERSON_DISTANCE
 from facetransfer.fsutil import atomic_path, write_json_atomic
 from facetransfer.sheet import contact_sheet, write_png
@@ -53,7 +53,7 @@ def plot_metrics(evaluation: Evaluation, path: str | Path) -> None:
         ),
         ("seam", [("seam_color", "colour step change (dE)"), ("seam_gradient_excess", "gradient excess")]),
     ]
-    figure, axes = plt.subplots(len(panels), 1, figsize=(10, 2.1 * len(panels)), sharex=True)
+    figure, axes = plt.subplots(len(panels), 1, figsize=(12, 2.1 * len(panels)), sharex=True)
     for axis, (title, lines) in zip(axes, panels, strict=True):
         for key, label in lines:
             values = _series(frames, key)
@@ -66,7 +66,7 @@ def plot_metrics(evaluation: Evaluation, path: str | Path) -> None:
             axis.axvspan(index - 0.5, index + 0.5, color="red", alpha=0.15, linewidth=0)
         axis.set_ylabel(title, fontsize=8)
         axis.grid(alpha=0.3)
-        axis.legend(fontsize=7, loc="upper right")
+        axis.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.005, 1.0))
     axes[-1].set_xlabel("frame")
     retrieval = evaluation.retrieval()
     source_share = retrieval["source"]

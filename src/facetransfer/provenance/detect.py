@@ -33,23 +33,26 @@ import numpy as np
 from facetransfer.provenance.pattern import (
     REFERENCE_SHORT_SIDE_PX,
     REFERENCE_TILE_PX,
-    cells_to_tile,
-    layout,
-    sync_in_band,
-    tile_to_cells,
+    carriers_to_soft_bits,
+    read_carriers,
+    sync_spectrum,
 )
-from facetransfer.provenance.payload import decode_message
+from facetransfer.provenance.payload import CODED_BITS, decode_message, encode_message
 
 DETECT_TILE_PX = 128
+WHITEN_EXPONENT = 0.5
 HIGHPASS_SIGMA_PX = 8.0
 ENERGY_SIGMA_PX = 8.0
-ENERGY_FLOOR = 0.5
+ENERGY_FLOOR = 1.0
 """Local detail energy (levels squared) added before weighting, so compression noise on flat areas
 is not blown up."""
 PEAKS_TRIED = 3
 """Sync correlation peaks decoded per frame, strongest first."""
 MIN_PEAK_SCORE = 3.0
 """Peaks lower than this (standard deviations of the correlation surface) are not decoded."""
+FRAME_MATCH_Z = 5.0
+"""A frame of a video whose payload is known counts as marked when its soft bits correlate with the
+payload's codeword this many standard deviations above chance (one-sided tail: 2.9e-7)."""
 PERIOD_SEARCH = (0.6, 1.7)
 """Autocorrelation lags searched, as multiples of the nominal period (crops of up to ~40%, zooms
 of up to 1.7x)."""
@@ -104,8 +107,8 @@ def weighted_detail(frame_rgb: np.ndarray) -> np.ndarray:
     interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
     small = cv2.resize(frame_rgb, size, interpolation=interpolation) if scale != 1 else frame_rgb
     luma = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY).astype(np.float32)
-    detail = luma - cv2.GaussianBlur(luma, (0, 0), HIGHPASS_SIGMA_PX)
-    energy = cv2.GaussianBlur(detail * detail, (0, 0), ENERGY_SIGMA_PX)
+    detail = cv2.subtract(luma, cv2.GaussianBlur(luma, (0, 0), HIGHPASS_SIGMA_PX))
+    energy = cv2.GaussianBlur(cv2.multiply(detail, detail), (0, 0), ENERGY_SIGMA_PX)
     return detail / (energy + ENERGY_FLOOR)
 
 
@@ -178,14 +181,14 @@ def whitened_spectrum(folded: np.ndarray) -> np.ndarray:
     spectrum = np.fft.fft2(folded)
     rings, counts = _rings()
     power = (spectrum.real**2 + spectrum.imag**2).ravel()
-    ring_magnitude = np.sqrt(np.bincount(rings, power) / counts)
+    ring_magnitude = (np.bincount(rings, power) / counts) ** WHITEN_EXPONENT
     floor = 1e-9 * (float(ring_magnitude.max()) + 1e-30)
     return spectrum / np.maximum(ring_magnitude, floor)[rings].reshape(spectrum.shape)
 
 
 @functools.cache
 def _sync_conjugate() -> np.ndarray:
-    return np.conj(np.fft.fft2(cells_to_tile(layout().sync_cells, DETECT_TILE_PX)))
+    return np.conj(sync_spectrum(DETECT_TILE_PX))
 
 
 def sync_peaks(spectrum: np.ndarray, count: int) -> list[tuple[float, tuple[float, float]]]:
@@ -226,11 +229,7 @@ def soft_bits_at(spectrum: np.ndarray, offset: tuple[float, float]) -> np.ndarra
     n = DETECT_TILE_PX
     k = np.fft.fftfreq(n, d=1.0 / n)
     shift = np.exp(2j * np.pi * k * offset[0] / n)[:, None] * np.exp(2j * np.pi * k * offset[1] / n)[None, :]
-    cells = tile_to_cells(spectrum * shift)
-    sync = sync_in_band()
-    residual = (cells - float(np.sum(cells * sync) / np.sum(sync * sync)) * sync).ravel()
-    grid = layout()
-    soft = np.sum(residual[grid.bit_cells] * grid.bit_signs, axis=1)
+    soft = carriers_to_soft_bits(read_carriers(spectrum * shift))
     rms = float(np.sqrt(np.mean(soft**2)))
     return (soft / rms if rms > 0 else soft).astype(np.float32)
 
@@ -296,14 +295,18 @@ class VideoReading:
 
     Attributes:
         frames: frames looked at.
-        frames_found: frames whose own pixels decoded to a valid payload.
-        payload: the payload most frames decoded to, else the one the summed soft bits decode to,
-            else None.
+        frames_decoded: frames whose own pixels decoded to the payload (CRC and tool id checked).
+        frames_found: frames that carry the payload: decoded on their own, or whose own soft bits
+            match the payload's codeword with a z-score of at least `FRAME_MATCH_Z` (the chance of
+            that on an unmarked frame is below 3 in 10 million).
+        payload: the payload most frames decoded to, else the one all frames' summed soft bits
+            decode to, else None. Per-frame matching happens only once a payload is known.
         alignment: the alignment shared by the frames (from their summed folds), or None.
-        frame_payloads: per frame, the payload it decoded to or None.
+        frame_payloads: per frame, the payload it decoded to on its own, or None.
     """
 
     frames: int
+    frames_decoded: int
     frames_found: int
     payload: int | None
     alignment: Alignment | None
@@ -318,7 +321,7 @@ class VideoWatermarkReader:
     """Collect frames of one video with `add`, then `finish` for per-frame and video-level verdicts.
 
     Memory: one 288-px-high float32 detail image per added frame (about 0.4 MB at 4:3, 0.6 MB at
-    16:9); add a sample of frames (e.g. 30-60), not a whole film.
+    16:9) plus its folded spectra; add a sample of frames (e.g. 30-60), not a whole film.
     """
 
     def __init__(self) -> None:
@@ -328,9 +331,9 @@ class VideoWatermarkReader:
 
     def add(self, frame_rgb: np.ndarray) -> None:
         prepared = _prepare(frame_rgb)
-        along_x, along_y = autocorrelation_lines(prepared.detail)
         if self._frames and prepared.detail.shape != self._frames[0].detail.shape:
             raise ValueError("all frames of one VideoWatermarkReader must have the same size")
+        along_x, along_y = autocorrelation_lines(prepared.detail)
         self._auto_x = along_x if self._auto_x is None else self._auto_x + along_x
         self._auto_y = along_y if self._auto_y is None else self._auto_y + along_y
         self._frames.append(prepared)
@@ -350,22 +353,27 @@ class VideoWatermarkReader:
         return best
 
     def finish(self) -> VideoReading:
-        if not self._frames:
-            return VideoReading(0, 0, None, None, [])
+        if not self._frames or self._auto_x is None or self._auto_y is None:
+            return VideoReading(0, 0, 0, None, None, [])
         shared = self.shared_alignment()
-        assert self._auto_x is not None and self._auto_y is not None
+        assert shared is not None
         periods = period_candidates(self._auto_x, self._auto_y)
         payloads: list[int | None] = []
-        summed = np.zeros(len(layout().bit_cells), dtype=np.float32)
+        shared_soft: list[np.ndarray] = []
         for prepared in self._frames:
-            reading = _read(prepared, periods, extra=shared)
-            payloads.append(reading.payload)
-            if shared is not None:
-                summed += soft_bits_at(prepared.spectrum(shared.period), shared.offset)
+            payloads.append(_read(prepared, periods, extra=shared).payload)
+            shared_soft.append(soft_bits_at(prepared.spectrum(shared.period), shared.offset))
         decoded = [payload for payload in payloads if payload is not None]
-        payload: int | None
-        if decoded:
-            payload = max(set(decoded), key=decoded.count)
-        else:
-            payload = decode_soft_bits(summed) if shared is not None else None
-        return VideoReading(len(self._frames), len(decoded), payload, shared, payloads)
+        payload = (
+            max(set(decoded), key=decoded.count) if decoded else decode_soft_bits(np.sum(shared_soft, axis=0))
+        )
+        if payload is None:
+            return VideoReading(len(payloads), 0, 0, None, shared, payloads)
+        codeword = encode_message(payload)
+        found = 0
+        for own, soft in zip(payloads, shared_soft, strict=True):
+            match_z = float(np.dot(soft, codeword)) / np.sqrt(CODED_BITS)  # unit-RMS soft bits
+            found += own == payload or match_z >= FRAME_MATCH_Z
+        return VideoReading(
+            len(payloads), sum(own == payload for own in payloads), found, payload, shared, payloads
+        )

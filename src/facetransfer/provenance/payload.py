@@ -30,8 +30,8 @@ CRC_BITS = 16
 CRC_MASK = 0x5A3C
 MESSAGE_BITS = PAYLOAD_BITS + CRC_BITS
 
-CONSTRAINT_LENGTH = 7
-GENERATORS_OCTAL: tuple[int, ...] = (0o133, 0o171, 0o165)
+CONSTRAINT_LENGTH = 9
+GENERATORS_OCTAL: tuple[int, ...] = (0o557, 0o663, 0o711)
 TAIL_BITS = CONSTRAINT_LENGTH - 1
 CODED_BITS = (MESSAGE_BITS + TAIL_BITS) * len(GENERATORS_OCTAL)
 """Length of the coded message: (48 + 6) * 3 = 162 bits."""
@@ -125,11 +125,12 @@ def _trellis() -> tuple[np.ndarray, np.ndarray]:
     """
     predecessors = np.zeros((_STATES, 2), dtype=np.int64)
     outputs = np.zeros((_STATES, 2, len(GENERATORS_OCTAL)), dtype=np.float32)
+    memory = CONSTRAINT_LENGTH - 1
     for next_state in range(_STATES):
-        bit = next_state >> 5
+        bit = next_state >> (memory - 1)
         for low_bit in (0, 1):
-            state = ((next_state & 0x1F) << 1) | low_bit
-            register = (bit << 6) | state
+            state = ((next_state & (_STATES // 2 - 1)) << 1) | low_bit
+            register = (bit << memory) | state
             predecessors[next_state, low_bit] = state
             for index, generator in enumerate(GENERATORS_OCTAL):
                 outputs[next_state, low_bit, index] = 1.0 if _parity(register & generator) else -1.0
@@ -144,7 +145,7 @@ def convolutional_encode(bits: np.ndarray) -> np.ndarray:
     state = 0
     coded: list[int] = []
     for bit in [*(int(b) for b in bits), *([0] * TAIL_BITS)]:
-        register = (bit << 6) | state
+        register = (bit << (CONSTRAINT_LENGTH - 1)) | state
         coded.extend(_parity(register & generator) for generator in GENERATORS_OCTAL)
         state = register >> 1
     return np.array(coded, dtype=np.uint8)
@@ -172,7 +173,7 @@ def viterbi_decode(soft: np.ndarray) -> np.ndarray:
     state = 0  # the zero tail brings the encoder back to state 0
     decoded = np.zeros(len(steps), dtype=np.uint8)
     for step in range(len(steps) - 1, -1, -1):
-        decoded[step] = state >> 5
+        decoded[step] = state >> (CONSTRAINT_LENGTH - 2)
         state = int(_PREDECESSORS[state, decisions[step, state]])
     return decoded[: len(steps) - TAIL_BITS]
 

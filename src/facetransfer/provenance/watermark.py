@@ -31,6 +31,8 @@ which the texture amplitude applies; linear in between."""
 MIN_PSNR_DB = 40.5
 """At strength 1 the marked region's PSNR stays at or above this (before rounding to whole levels)."""
 ACTIVITY_SHORT_SIDE_PX = 144
+_MAGNITUDE_SCALE = 32.0  # |pattern| up to 7.97 (the unit-RMS pattern peaks near 4.5)
+_AMPLITUDE_SCALE = 8.0  # amplitude up to 31.9 levels RMS, in steps of 1/8
 """The activity map is computed on a copy of the frame with this short side (cheap at 1080p)."""
 
 
@@ -60,17 +62,32 @@ class Watermarker:
         self.payload = int(payload)
         self.strength = float(strength)
         self.tile_px = tile_px_for(self.width, self.height)
-        tile = pattern_tile(self.payload, self.tile_px) * self.strength
+        tile = pattern_tile(self.payload, self.tile_px)
         reps_y = -(-self.height // self.tile_px)
         reps_x = -(-self.width // self.tile_px)
-        self.pattern = np.ascontiguousarray(np.tile(tile, (reps_y, reps_x))[: self.height, : self.width])
-        scale = min(1.0, ACTIVITY_SHORT_SIDE_PX / min(self.width, self.height))
-        self._small_size = (max(8, round(self.width * scale)), max(8, round(self.height * scale)))
+        pattern = np.tile(tile, (reps_y, reps_x))[: self.height, : self.width]
+        # Per frame only the magnitudes are scaled: the sign of the change at a pixel is the
+        # pattern's (the amplitude is positive). Fixed point keeps the per-frame work in uint8:
+        # |pattern| * MAGNITUDE_SCALE and amplitude * AMPLITUDE_SCALE, product / 256.
+        self._magnitude = np.clip(np.rint(np.abs(pattern) * _MAGNITUDE_SCALE), 0, 255).astype(np.uint8)
+        self._brighter_mask = np.where(pattern > 0, 255, 0).astype(np.uint8)
+        self._darker_mask = cv2.bitwise_not(self._brighter_mask)
+        # The activity map is computed on a copy shrunk by a whole factor (fast area averaging).
+        self._shrink = max(1, min(self.width, self.height) // ACTIVITY_SHORT_SIDE_PX)
+        self._small_size = (max(1, self.width // self._shrink), max(1, self.height // self._shrink))
 
     def activity(self, frame_rgb: np.ndarray) -> np.ndarray:
         """float32 local luma activity (mean absolute detail, levels) on the small copy of the frame."""
-        small = cv2.resize(frame_rgb, self._small_size, interpolation=cv2.INTER_AREA)
-        luma = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY).astype(np.float32)
+        luma = cv2.cvtColor(frame_rgb, cv2.COLOR_RGB2GRAY)
+        if self._shrink > 1:
+            # An exact multiple of the small size takes OpenCV's fast whole-factor path (5x faster).
+            width, height = self._small_size
+            luma = cv2.resize(
+                luma[: height * self._shrink, : width * self._shrink],
+                self._small_size,
+                interpolation=cv2.INTER_AREA,
+            )
+        luma = luma.astype(np.float32)
         detail = cv2.absdiff(luma, cv2.GaussianBlur(luma, (0, 0), 1.0))
         return cv2.GaussianBlur(detail, (0, 0), 1.0)
 
@@ -113,17 +130,22 @@ class Watermarker:
         weights_small = (
             None if weights is None else cv2.resize(weights, self._small_size, interpolation=cv2.INTER_AREA)
         )
-        gain = cv2.resize(
-            self.amplitude(frame_rgb, weights_small),
+        amplitude_small = self.amplitude(frame_rgb, weights_small) * (self.strength * _AMPLITUDE_SCALE)
+        amplitude = cv2.resize(
+            np.clip(np.rint(amplitude_small), 0, 255).astype(np.uint8),
             (self.width, self.height),
             interpolation=cv2.INTER_LINEAR,
         )
         if weights is not None:
-            gain = cv2.multiply(gain, weights)
-        # Split the signed change into its rounded, saturated positive and negative parts, so the
-        # additions below are OpenCV's saturating uint8 arithmetic (clip(frame + delta) exactly).
-        brighter = cv2.multiply(self.pattern, gain, dtype=cv2.CV_8U)
-        darker = cv2.multiply(self.pattern, gain, scale=-1.0, dtype=cv2.CV_8U)
+            weights_u8 = np.rint(weights * 255.0).astype(np.uint8)
+            amplitude = cv2.multiply(amplitude, weights_u8, scale=1.0 / 255.0)
+        # Rounded magnitudes split by sign, so the additions below are OpenCV's saturating uint8
+        # arithmetic: every channel becomes clip(value + round(change), 0, 255).
+        magnitude = cv2.multiply(
+            self._magnitude, amplitude, scale=1.0 / (_MAGNITUDE_SCALE * _AMPLITUDE_SCALE)
+        )
+        brighter = cv2.bitwise_and(magnitude, self._brighter_mask)
+        darker = cv2.bitwise_and(magnitude, self._darker_mask)
         marked = cv2.add(frame_rgb, cv2.cvtColor(brighter, cv2.COLOR_GRAY2RGB))
         return cv2.subtract(marked, cv2.cvtColor(darker, cv2.COLOR_GRAY2RGB))
 

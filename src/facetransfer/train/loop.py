@@ -228,6 +228,8 @@ def train(
     model_dir = Path(model_dir)
     train_config = config.train
     train_config.validate()
+    if train_config.threads:
+        torch.set_num_threads(train_config.threads)
     distributed = Distributed.from_environment()
     device = pick_device(train_config.device, distributed.local_rank)
     distributed.start(device)

@@ -77,7 +77,7 @@ def test_paste_changes_only_the_face_rectangle_and_lands_where_it_was_cut() -> N
     inside[pasted.y0 : pasted.y1, pasted.x0 : pasted.x1] = pasted.alpha > 0.999
     assert inside.sum() > 0.8 * (2 * (CROP - 24)) ** 2
     error = np.abs(result[inside].astype(int) - frame[inside].astype(int))
-    assert error.mean() < 3.0, error.mean()  # a one-pixel misplacement of this texture gives > 10
+    assert error.mean() < 4.0, error.mean()  # half a pixel off gives 6, one pixel 11
     outside = np.ones(frame.shape[:2], bool)
     outside[pasted.y0 : pasted.y1, pasted.x0 : pasted.x1] = False
     assert (result[outside] == 0).all()
@@ -183,3 +183,21 @@ def test_sharpen_adds_detail_and_zero_is_identity() -> None:
     np.testing.assert_array_equal(sharpen(image, 0.0), image)
     sharper = sharpen(image, 1.0)
     assert cv2.Laplacian(sharper, cv2.CV_32F).var() > 1.5 * cv2.Laplacian(image, cv2.CV_32F).var()
+
+
+def test_wide_feather_on_a_large_face_is_shaped_on_a_coarser_grid_without_visible_change() -> None:
+    """blur 40 px: shaped every 5 output pixels and resized up; about the mask shaped at full size."""
+    from facetransfer.convert.blend import place, shaped_mask, warp_mask
+
+    crop_to_frame = _similarity(8.0, 10.0, (300.0, 50.0))
+    mask = face_hull_mask(template_points(CROP, "full"), CROP, CROP)
+    placement = place(crop_to_frame, (0.0, 0.0, float(CROP), float(CROP)), 800, 1000, 70)
+    assert placement is not None
+    coarse = shaped_mask(mask, placement, 12, 40)
+    exact = shape_mask(warp_mask(mask, placement), 12, 40)
+    assert coarse.shape == exact.shape
+    # The erosion is exact to half a grid step (12 px becomes 10 here): a few hundredths at the edge.
+    assert np.abs(coarse - exact).max() < 0.08 and np.abs(coarse - exact).mean() < 0.01
+    rows, columns = np.mgrid[: exact.shape[0], : exact.shape[1]]
+    for grid in (rows, columns):  # and no shift: the coarse grid is centred on the output pixels
+        assert abs((coarse * grid).sum() / coarse.sum() - (exact * grid).sum() / exact.sum()) < 0.3

@@ -21,11 +21,13 @@ from conftest import (
     write_synthetic_faceset,
 )
 from facetransfer.cli import main
-from facetransfer.convert.pipeline import ConvertConfig, convert_video, plan_faces, records_for_target
+from facetransfer.convert.pipeline import ConvertConfig, convert_video
 from facetransfer.convert.predictor import Predictor
+from facetransfer.convert.schedule import FaceScheduler, records_for_target
 from facetransfer.errors import CheckpointError, ConfigError, OutputExistsError
 from facetransfer.faceset import open_faceset
 from facetransfer.masks import face_hull_points
+from facetransfer.media import Frame
 
 
 def _decode(path: Path) -> tuple[list[np.ndarray], list[float], float]:
@@ -153,18 +155,56 @@ def test_main_person_is_chosen_unless_all_faces(synthetic_target, tmp_path) -> N
         records_for_target(faceset, video, all_faces=False)
 
 
-def test_plan_faces_smooths_per_track_and_reports_jitter(synthetic_target) -> None:
+def test_scheduler_smooths_per_track_and_reports_jitter(synthetic_target) -> None:
     _video, faceset_dir = synthetic_target
     records = open_faceset(faceset_dir).records
     generator = np.random.default_rng(0)
     for record in records:
         record.landmarks_frame = record.landmarks_frame + generator.normal(0, 1.0, (68, 2)).astype(np.float32)
-    plan, report = plan_faces(records, 64, "full", smooth=0.7, fps=10.0)
-    assert sorted(plan) == list(range(SYNTH_FACE_FRAMES))
-    assert all(len(faces) == 1 and faces[0].track_id == 0 for faces in plan.values())
-    assert report["smoothed_shiver"] < report["raw_shiver"]
-    unsmoothed, _ = plan_faces(records, 64, "full", smooth=0.0, fps=10.0)
-    np.testing.assert_allclose(unsmoothed[3][0].landmarks_frame, records[3].landmarks_frame, atol=1e-4)
+    frames = [Frame(index, index / 10.0, synthetic_frame(index)) for index in range(SYNTH_FRAMES)]
+    scheduler = FaceScheduler(records, 64, "full", smooth=0.7, verify_identity=False)
+    faces = [scheduler.faces_for(frame) for frame in frames]
+    assert [len(found) for found in faces] == [1] * SYNTH_FACE_FRAMES + [0] * (
+        SYNTH_FRAMES - SYNTH_FACE_FRAMES
+    )
+    assert faces[0][0].crop.shape == (64, 64, 3) and faces[0][0].track_id == 0
+    report = scheduler.jitter_report()
+    assert report["smoothed_shiver"] < 0.6 * report["raw_shiver"]
+    unsmoothed = FaceScheduler(records, 64, "full", smooth=0.0, verify_identity=False)
+    for frame in frames[:4]:
+        found = unsmoothed.faces_for(frame)
+    np.testing.assert_allclose(found[0].landmarks_frame, records[3].landmarks_frame, atol=1e-4)
+
+
+def test_a_scene_cut_restarts_smoothing_and_drops_a_track_that_changes_person(synthetic_target) -> None:
+    """Frames 0-3 show one scene, 4-7 another whose face the tracker linked to the same track; the
+    smoothing must restart at the cut, and (when swapping one person) a track whose face changed
+    identity across the cut is not swapped after it."""
+    _video, faceset_dir = synthetic_target
+    records = open_faceset(faceset_dir).records
+
+    def frame(index: int) -> Frame:
+        image = synthetic_frame(index)
+        if index >= 4:
+            image = np.ascontiguousarray(255 - image)  # another shot: every colour changes
+        return Frame(index, index / 10.0, image)
+
+    class AlwaysAnotherPerson:
+        def same_person(self, before, after) -> bool:
+            return False
+
+    for verify, expected in ((False, [1] * 8), (True, [1] * 4 + [0] * 4)):
+        scheduler = FaceScheduler(records, 64, "full", smooth=1.0, verify_identity=verify)
+        if verify:
+            scheduler.identity = AlwaysAnotherPerson()  # type: ignore[assignment]
+        found = [scheduler.faces_for(frame(index)) for index in range(SYNTH_FACE_FRAMES)]
+        assert [len(faces) for faces in found] == expected
+        assert scheduler.cut_frames == [4]
+        if not verify:
+            # Restarted at the cut: the first face after it is exactly its raw landmarks.
+            np.testing.assert_allclose(found[4][0].landmarks_frame, records[4].landmarks_frame, atol=1e-4)
+        else:
+            assert scheduler.dropped_tracks == {0}
 
 
 def test_coverage_mismatch_is_refused_before_writing(synthetic_target, tmp_path) -> None:

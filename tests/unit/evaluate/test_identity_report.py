@@ -15,7 +15,8 @@ from facetransfer.evaluate.identity import (
     default_gallery,
     nearest_identity,
 )
-from facetransfer.evaluate.pipeline import THUMB_PX, WorstFrame, _keep_worst
+from facetransfer.evaluate.pipeline import _keep_worst
+from facetransfer.evaluate.results import THUMB_PX, WorstFrame
 
 
 def _unit(index: int) -> np.ndarray:

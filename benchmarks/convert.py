@@ -1,0 +1,347 @@
+"""Conversion speed and memory, and the measurement behind the default colour transfer.
+
+Speed: for a 360x288 GRID clip and a 1920x1080 clip, in one run, each in its own child process (so
+each peak resident memory is its own):
+
+- `decode+encode`: the floor, frames read with `read_frames` and written again with the same writer,
+  codec, preset and audio as conversion, doing nothing else;
+- `convert`: `convert_video` with the clip's faceset (extracted beforehand, not timed) and defaults;
+
+and the model alone (faces/s at batch 16). Ratios to the floor are what to compare across machines.
+
+Colours (`--colors`): for the GRID pairs bbaf2n->lbbc2a, sbwe5n->lbax4n and lbbc2a->bbaf2n, the source
+person's own aligned face of the same frame number stands in for the model's rendering (a perfect
+model's output: the right identity, the source's colours). Each colour mode corrects it inside the
+target's face hull, the face is blended back, and we measure in CIE Lab:
+
+- `seam dE`: in 8 sectors of a band just inside the blend edge (8 % of the face size wide), the
+  distance between the mean colour of the output and of the original there (what shows as an edge);
+- `flicker`: mean frame-to-frame change of the face's mean colour beyond the target's own change;
+- `ms`: time per 128 px face.
+
+Usage: python benchmarks/convert.py [--model DIR] [--colors] [--json OUT.json] [--data ../shared/data]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+SPEED_CLIPS = {"360x288": "video/grid/lbbc2a.mpg", "1920x1080": "video/hard/car_1080p_24frames.mp4"}
+COLOR_PAIRS = (("bbaf2n", "lbbc2a"), ("sbwe5n", "lbax4n"), ("lbbc2a", "bbaf2n"))
+
+
+def _peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+# --- child-process measurements -------------------------------------------------------------------
+
+
+def child_floor(clip: str, output: str, preset: str) -> dict[str, Any]:
+    """Decode and re-encode with the conversion's writer settings, nothing else."""
+    from facetransfer.media import VideoWriter, probe, read_frames
+
+    started = time.perf_counter()
+    frames = 0
+    with VideoWriter.like(output, probe(clip), preset=preset) as writer:
+        for frame in read_frames(clip):
+            writer.write(frame.image, frame.timestamp_s)
+            frames += 1
+    seconds = time.perf_counter() - started
+    return {"frames": frames, "seconds": seconds, "fps": frames / seconds, "peak_rss_mb": _peak_rss_mb()}
+
+
+def child_convert(clip: str, model: str, faceset: str, output: str, preset: str) -> dict[str, Any]:
+    from facetransfer.convert.pipeline import ConvertConfig, convert_video
+
+    summary = convert_video(
+        clip, model, output, ConvertConfig(faceset=faceset, preset=preset, overwrite=True)
+    )
+    return {
+        "frames": summary.frames,
+        "faces": summary.faces_swapped,
+        "seconds": summary.seconds,
+        "fps": summary.fps,
+        "stage_seconds": summary.stage_seconds,
+        "jitter": summary.jitter,
+        "peak_rss_mb": _peak_rss_mb(),
+    }
+
+
+def child_model(model: str, batch: int = 16, repeats: int = 5) -> dict[str, Any]:
+    from facetransfer.convert.predictor import load_predictor
+
+    predictor = load_predictor(model, "cpu")
+    crops = np.random.default_rng(0).integers(
+        0, 256, (batch, predictor.resolution, predictor.resolution, 3), dtype=np.uint8
+    )
+    predictor.predict(crops)
+    best = min(_timed(lambda: predictor.predict(crops)) for _ in range(repeats))
+    return {
+        "resolution": predictor.resolution,
+        "faces_per_s": batch / best,
+        "ms_per_face": 1000 * best / batch,
+    }
+
+
+def _timed(function: Any) -> float:
+    started = time.perf_counter()
+    function()
+    return time.perf_counter() - started
+
+
+def _in_child(name: str, **arguments: Any) -> dict[str, Any]:
+    command = [sys.executable, __file__, "--child", json.dumps({"name": name, **arguments})]
+    completed = subprocess.run(command, capture_output=True, text=True, check=False)
+    if completed.returncode != 0:
+        raise RuntimeError(f"{name} failed: {completed.stderr.strip().splitlines()[-1:]}")
+    return json.loads(completed.stdout.strip().splitlines()[-1])
+
+
+# --- speed ------------------------------------------------------------------------------------------
+
+
+def _untrained_model(folder: Path, preset_name: str) -> Path:
+    """Timing does not depend on the weights: a freshly initialised model of the preset."""
+    import torch
+
+    from facetransfer.models import build_model, get_preset
+    from facetransfer.train.checkpoint import RunConfig, TrainingState, save_checkpoint, write_config
+
+    preset = get_preset(preset_name)
+    model = build_model(preset.model.name, **preset.model.options())
+    folder.mkdir(parents=True)
+    write_config(folder, RunConfig(model=preset.model, train=preset.train, data={"coverage": "full"}))
+    save_checkpoint(folder, model, torch.optim.AdamW(model.parameters()), TrainingState(step=1, batch_size=8))
+    return folder
+
+
+def measure_speed(data: Path, model: Path, work: Path, preset: str) -> dict[str, Any]:
+    from facetransfer.convert.predictor import load_predictor
+    from facetransfer.extract import ExtractConfig, extract_faceset
+
+    predictor = load_predictor(model, "cpu")
+    results: dict[str, Any] = {
+        "model": predictor.description,
+        "model_alone": _in_child("model", model=str(model)),
+    }
+    for label, relative in SPEED_CLIPS.items():
+        clip = data / relative
+        faceset = work / f"faceset_{clip.stem}"
+        extract_faceset(
+            [clip], faceset, ExtractConfig(crop_size=predictor.resolution, coverage=predictor.coverage)
+        )
+        floor = _in_child("floor", clip=str(clip), output=str(work / f"floor_{clip.stem}.mp4"), preset=preset)
+        converted = _in_child(
+            "convert",
+            clip=str(clip),
+            model=str(model),
+            faceset=str(faceset),
+            output=str(work / f"out_{clip.stem}.mp4"),
+            preset=preset,
+        )
+        results[label] = {
+            "clip": relative,
+            "decode_encode": floor,
+            "convert": converted,
+            "ratio": converted["fps"] / floor["fps"],
+        }
+    return results
+
+
+# --- colours ----------------------------------------------------------------------------------------
+
+
+def _lab(image: np.ndarray) -> np.ndarray:
+    import cv2
+
+    return cv2.cvtColor(image.astype(np.float32) / 255.0, cv2.COLOR_RGB2Lab)
+
+
+def measure_colour_pair(
+    source_faceset: Path, target_faceset: Path, target_video: Path
+) -> dict[str, dict[str, float]]:
+    import cv2
+
+    from facetransfer.convert.blend import PasteOptions, compose_mask, paste_face
+    from facetransfer.convert.color import COLOR_MODES, match_color
+    from facetransfer.convert.recipe import FaceSettings, crop_face
+    from facetransfer.convert.smoothing import face_size_px
+    from facetransfer.faceset import open_faceset
+    from facetransfer.masks import erode_or_dilate
+    from facetransfer.media import read_frames
+
+    resolution = 128
+    source, target = open_faceset(source_faceset), open_faceset(target_faceset)
+    source_records = {record.frame_index: record for record in source.records}
+    target_records = {record.frame_index: record for record in target.records}
+    seams: dict[str, list[float]] = {mode: [] for mode in COLOR_MODES}
+    means: dict[str, list[np.ndarray]] = {mode: [] for mode in COLOR_MODES}
+    originals: list[np.ndarray] = []
+    times: dict[str, list[float]] = {mode: [] for mode in COLOR_MODES}
+    for frame in read_frames(target_video):
+        if frame.index not in source_records or frame.index not in target_records:
+            continue
+        rendering = cv2.resize(
+            source.read_crop(source_records[frame.index]),
+            (resolution, resolution),
+            interpolation=cv2.INTER_AREA,
+        )
+        rendering_float = rendering.astype(np.float32) / 255.0
+        face = crop_face(frame.image, target_records[frame.index].landmarks_frame, resolution, "full")
+        mask = compose_mask("hull", face.landmarks_crop, None, resolution)
+        target_float = face.crop.astype(np.float32) / 255.0
+        size = face_size_px(face.landmarks_frame)
+        erode_px, blur_px = FaceSettings().shaping_px(size)
+        original_lab = _lab(frame.image)
+        region = None
+        for mode in COLOR_MODES:
+            started = time.perf_counter()
+            corrected = match_color(mode, rendering_float, target_float, mask)
+            times[mode].append(time.perf_counter() - started)
+            output = frame.image.copy()
+            pasted = paste_face(
+                output,
+                (corrected * 255 + 0.5).astype(np.uint8),
+                mask,
+                face.crop_to_frame,
+                PasteOptions(erode_px, blur_px),
+            )
+            assert pasted is not None
+            if region is None:
+                blended = np.zeros(output.shape[:2], np.float32)
+                blended[pasted.y0 : pasted.y1, pasted.x0 : pasted.x1] = pasted.alpha
+                inside = (blended > 0.5).astype(np.float32)
+                band = (inside - erode_or_dilate(inside, round(0.08 * size))) > 0.5
+                rows, columns = np.nonzero(band)
+                angle = np.arctan2(rows - rows.mean(), columns - columns.mean())
+                sectors = ((angle + np.pi) / (2 * np.pi) * 8).astype(int) % 8
+                region = (inside > 0.5, rows, columns, sectors)
+                originals.append(original_lab[region[0]].mean(0))
+            core, rows, columns, sectors = region
+            output_lab = _lab(output)
+            distances = [
+                np.linalg.norm(
+                    output_lab[rows[sectors == k], columns[sectors == k]].mean(0)
+                    - original_lab[rows[sectors == k], columns[sectors == k]].mean(0)
+                )
+                for k in range(8)
+                if (sectors == k).any()
+            ]
+            seams[mode].append(float(np.mean(distances)))
+            means[mode].append(output_lab[core].mean(0))
+    target_means = np.array(originals)
+    report = {}
+    for mode in COLOR_MODES:
+        face_means = np.array(means[mode])
+        flicker = np.abs(np.diff(face_means, axis=0) - np.diff(target_means, axis=0)).sum(1).mean()
+        report[mode] = {
+            "seam_dE": float(np.mean(seams[mode])),
+            "flicker_dE": float(flicker),
+            "ms": 1000 * float(np.median(times[mode])),
+        }
+    return report
+
+
+def measure_colours(data: Path, work: Path, facesets: Path | None) -> dict[str, Any]:
+    from facetransfer.extract import ExtractConfig, extract_faceset
+
+    folder = facesets or work
+    results: dict[str, Any] = {}
+    for source, target in COLOR_PAIRS:
+        for name in (source, target):
+            if not (folder / name / "faceset.json").is_file():
+                extract_faceset(
+                    [data / f"video/grid/{name}.mpg"], folder / name, ExtractConfig(crop_size=128)
+                )
+        results[f"{source}->{target}"] = measure_colour_pair(
+            folder / source, folder / target, data / f"video/grid/{target}.mpg"
+        )
+    modes = next(iter(results.values())).keys()
+    results["mean"] = {
+        mode: {
+            key: float(np.mean([pair[mode][key] for pair in results.values() if mode in pair]))
+            for key in ("seam_dE", "flicker_dE", "ms")
+        }
+        for mode in modes
+    }
+    return results
+
+
+# --- main -------------------------------------------------------------------------------------------
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--data", type=Path, default=Path(__file__).resolve().parents[1].parent / "shared" / "data"
+    )
+    parser.add_argument(
+        "--model", type=Path, default=None, help="model folder (default: an untrained `cpu` preset model)"
+    )
+    parser.add_argument("--model-preset", default="cpu", help="preset of the untrained model (default cpu)")
+    parser.add_argument("--preset", default="medium", help="x264 preset for both the floor and conversion")
+    parser.add_argument("--colors", action="store_true", help="measure the colour modes instead of speed")
+    parser.add_argument(
+        "--facesets", type=Path, default=None, help="folder with GRID facesets to reuse (--colors)"
+    )
+    parser.add_argument("--json", type=Path, default=None, help="write the results here")
+    parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+
+    if args.child:
+        request = json.loads(args.child)
+        name = request.pop("name")
+        result = {"floor": child_floor, "convert": child_convert, "model": child_model}[name](**request)
+        print(json.dumps(result))
+        return 0
+
+    header = {
+        "date_utc": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": f"{platform.processor() or platform.machine()}, {len(__import__('os').sched_getaffinity(0))} CPU cores",
+        "python": platform.python_version(),
+    }
+    with tempfile.TemporaryDirectory(prefix="facetransfer-bench-convert-") as temporary:
+        work = Path(temporary)
+        if args.colors:
+            results = measure_colours(args.data, work, args.facesets)
+            print(f"{'pair':18s} {'mode':5s} {'seam dE':>8s} {'flicker':>8s} {'ms':>6s}")
+            for pair, modes in results.items():
+                for mode, values in modes.items():
+                    print(
+                        f"{pair:18s} {mode:5s} {values['seam_dE']:8.2f} {values['flicker_dE']:8.3f} {values['ms']:6.2f}"
+                    )
+        else:
+            model = args.model or _untrained_model(work / "model", args.model_preset)
+            results = measure_speed(args.data, model, work, args.preset)
+            print(
+                f"model: {results['model']}; alone {results['model_alone']['faces_per_s']:.1f} faces/s at batch 16"
+            )
+            print(
+                f"{'clip':10s} {'decode+encode fps':>18s} {'convert fps':>12s} {'ratio':>6s} {'peak MB':>8s}  stage busy s"
+            )
+            for label in SPEED_CLIPS:
+                row = results[label]
+                print(
+                    f"{label:10s} {row['decode_encode']['fps']:18.1f} {row['convert']['fps']:12.1f} {row['ratio']:6.2f} "
+                    f"{row['convert']['peak_rss_mb']:8.0f}  {row['convert']['stage_seconds']}"
+                )
+    if args.json:
+        args.json.write_text(json.dumps({**header, "results": results}, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,275 @@
+"""Swap quality on fixed pairs with a fixed protocol.
+
+For each pair of GRID clips (source -> target) and each preset: extract both facesets, train a new
+model for a fixed number of iterations, convert the target, and evaluate the result
+(`facetransfer.evaluate`). The stages run through the command line (`python -m facetransfer ...`),
+the most stable interface; evaluation runs in this process. Prints one table row per pair and
+appends the table, with the date, preset, budget and machine, to docs/BENCHMARKS.md (`--record`).
+The DeepFaceLab paper's FaceForensics++ numbers are printed beside it for context; docs/EVALUATE.md
+says how the definitions differ.
+
+Usage: python benchmarks/quality.py [--presets tiny cpu] [--iterations N] [--data ../shared/data]
+    [--work DIR] [--json OUT.json] [--record docs/BENCHMARKS.md | --no-record]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+PAIRS: tuple[tuple[str, str], ...] = (("bbaf2n", "lbbc2a"), ("sbwe5n", "lbax4n"))
+# Training budget (iterations of a new model) per preset: the fixed part of the protocol.
+BUDGETS: dict[str, int] = {"tiny": 500, "cpu": 3000, "gpu128": 20000, "gpu256": 40000}
+# DeepFaceLab paper (Perov et al. 2020, arXiv:2005.05535), FaceForensics++ table.
+REFERENCE: dict[str, dict[str, float]] = {
+    "DeepFaceLab": {"ssim": 0.73, "perceptual": 0.39, "verification": 0.61, "landmarks": 0.73, "pose": 1.12},
+    "DeepFakes": {"ssim": 0.71, "perceptual": 0.41, "verification": 0.69, "landmarks": 1.15, "pose": 4.75},
+}
+
+
+@dataclass
+class PairResult:
+    """One row of the table."""
+
+    source: str
+    target: str
+    preset: str
+    iterations: int
+    extract_s: float
+    train_s: float
+    convert_s: float
+    evaluate_s: float
+    frames: int
+    source_retrieval: float | None
+    target_retrieval: float | None
+    identity_to_source: float | None
+    identity_to_target: float | None
+    pose_error_deg: float | None
+    expression_error: float | None
+    flicker_excess: float | None
+    seam_color: float | None
+    faces_missing: int
+    report: str
+
+
+def run_cli(arguments: list[str], log: Path) -> float:
+    """Run `python -m facetransfer ARGUMENTS`, output to `log`; seconds taken. Raises SystemExit with
+    the log's tail when the command fails."""
+    started = time.perf_counter()
+    with log.open("a", encoding="utf-8") as handle:
+        handle.write(f"$ facetransfer {' '.join(arguments)}\n")
+        handle.flush()
+        result = subprocess.run(
+            [sys.executable, "-m", "facetransfer", "-q", *arguments],
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+            cwd=REPO,
+            check=False,
+        )
+    if result.returncode != 0:
+        tail = "".join(log.read_text(encoding="utf-8").splitlines(keepends=True)[-20:])
+        raise SystemExit(f"facetransfer {arguments[0]} failed (exit {result.returncode}); log {log}:\n{tail}")
+    return time.perf_counter() - started
+
+
+def _mean(summary: dict[str, Any], key: str) -> float | None:
+    value = summary[key]["mean"]
+    return None if value is None else float(value)
+
+
+def run_pair(
+    data: Path, source: str, target: str, preset: str, iterations: int, work: Path, device: str
+) -> PairResult:
+    from facetransfer.evaluate import EvaluateConfig, evaluate_swap, write_report
+
+    folder = work / f"{source}_to_{target}_{preset}"
+    folder.mkdir(parents=True, exist_ok=True)
+    log = folder / "log.txt"
+    source_video = data / "video" / "grid" / f"{source}.mpg"
+    target_video = data / "video" / "grid" / f"{target}.mpg"
+    extract_s = run_cli(["extract", str(source_video), "-o", str(folder / "source"), "--overwrite"], log)
+    extract_s += run_cli(["extract", str(target_video), "-o", str(folder / "target"), "--overwrite"], log)
+    model = folder / "model"
+    train_args = ["train", str(folder / "source"), str(folder / "target"), "-o", str(model)]
+    train_args += ["--preset", preset, "--iterations", str(iterations), "--seed", "0", "--device", device]
+    train_s = run_cli(train_args, log)
+    swap = folder / "swap.mp4"
+    convert_args = ["convert", str(target_video), "-m", str(model), "-o", str(swap)]
+    convert_args += ["--faceset", str(folder / "target"), "--overwrite", "--device", device]
+    convert_s = run_cli(convert_args, log)
+
+    started = time.perf_counter()
+    evaluation = evaluate_swap(swap, [source_video], target_video, EvaluateConfig())
+    write_report(evaluation, folder / "report")
+    evaluate_s = time.perf_counter() - started
+    summary = evaluation.summary()
+    retrieval = evaluation.retrieval()
+    return PairResult(
+        source=source,
+        target=target,
+        preset=preset,
+        iterations=iterations,
+        extract_s=round(extract_s, 1),
+        train_s=round(train_s, 1),
+        convert_s=round(convert_s, 1),
+        evaluate_s=round(evaluate_s, 1),
+        frames=len(evaluation.frames),
+        source_retrieval=retrieval["source"],
+        target_retrieval=retrieval["target"],
+        identity_to_source=_mean(summary, "identity_to_source"),
+        identity_to_target=_mean(summary, "identity_to_target"),
+        pose_error_deg=_mean(summary, "pose_error_deg"),
+        expression_error=_mean(summary, "expression_error"),
+        flicker_excess=_mean(summary, "flicker_warp_excess"),
+        seam_color=_mean(summary, "seam_color"),
+        faces_missing=int(evaluation.faces()["output_missing"]),
+        report=str(folder / "report"),
+    )
+
+
+def machine() -> str:
+    """CPU model and core count, and the GPU's name when CUDA is there."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as handle:
+            for line in handle:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    described = f"{cpu}, {os.cpu_count()} cores"
+    try:
+        import torch
+
+        if torch.cuda.is_available():
+            described += f", {torch.cuda.get_device_name(0)}"
+        else:
+            described += ", no GPU"
+    except ImportError:
+        pass
+    return described
+
+
+def _cell(value: float | None, spec: str) -> str:
+    return "n/a" if value is None else format(value, spec)
+
+
+HEADER = (
+    "| pair | preset | iterations | train s | source retrieval | id dist to source | id dist to target "
+    "| pose err deg | expression err | flicker excess | seam dE | faces missing |"
+)
+RULE = "|---|---|---|---|---|---|---|---|---|---|---|---|"
+
+
+def table_row(row: PairResult) -> str:
+    return (
+        f"| {row.source} -> {row.target} | {row.preset} | {row.iterations} | {row.train_s:.0f} "
+        f"| {_cell(row.source_retrieval, '.0%')} | {_cell(row.identity_to_source, '.3f')} "
+        f"| {_cell(row.identity_to_target, '.3f')} | {_cell(row.pose_error_deg, '.2f')} "
+        f"| {_cell(row.expression_error, '.4f')} | {_cell(row.flicker_excess, '.2f')} "
+        f"| {_cell(row.seam_color, '.2f')} | {row.faces_missing}/{row.frames} |"
+    )
+
+
+def reference_table() -> list[str]:
+    lines = [
+        "| DeepFaceLab paper, FaceForensics++ | SSIM | perceptual loss | verification | landmarks | pose |",
+        "|---|---|---|---|---|---|",
+    ]
+    for method, values in REFERENCE.items():
+        cells = " | ".join(
+            str(values[key]) for key in ("ssim", "perceptual", "verification", "landmarks", "pose")
+        )
+        lines.append(f"| {method} | {cells} |")
+    return lines
+
+
+def markdown_block(rows: list[PairResult], when: str, described_machine: str) -> str:
+    budgets = ", ".join(sorted({f"{row.preset} {row.iterations} iterations" for row in rows}))
+    lines = [
+        f"### Swap quality, {when} (`benchmarks/quality.py`)",
+        "",
+        f"Machine: {described_machine}. Budget: {budgets}, a new model per pair, seed 0; default "
+        "extract, convert and evaluate options; all 75 frames evaluated. Metric definitions: "
+        "[EVALUATE.md](EVALUATE.md) (means over frames; retrieval against the target and the five "
+        "`identity/johns`).",
+        "",
+        HEADER,
+        RULE,
+        *(table_row(row) for row in rows),
+        "",
+        "Beside it, for context only (different data and different definitions, see "
+        "[EVALUATE.md](EVALUATE.md#against-the-deepfacelab-paper)):",
+        "",
+        *reference_table(),
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def record(path: Path, block: str) -> None:
+    """Append `block` to the benchmarks document (created with a title when missing)."""
+    existing = path.read_text(encoding="utf-8") if path.is_file() else "# Benchmarks\n"
+    if not existing.endswith("\n"):
+        existing += "\n"
+    text = existing + "\n" + block
+    temporary = path.with_name(f".{path.name}.tmp")
+    temporary.write_text(text, encoding="utf-8")
+    os.replace(temporary, path)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data")
+    parser.add_argument("--presets", nargs="+", default=["tiny"], choices=sorted(BUDGETS))
+    parser.add_argument("--iterations", type=int, default=None, help="override the preset's budget")
+    parser.add_argument(
+        "--pairs", nargs="+", default=None, metavar="SRC:TGT", help="GRID clip names (default: the fixed two)"
+    )
+    parser.add_argument("--work", type=Path, default=None, help="keep the facesets, models and reports here")
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--json", type=Path, default=None, help="also write the rows as JSON")
+    parser.add_argument("--record", type=Path, default=REPO / "docs" / "BENCHMARKS.md")
+    parser.add_argument("--no-record", action="store_true", help="print only")
+    args = parser.parse_args()
+
+    pairs = [tuple(pair.split(":", 1)) for pair in args.pairs] if args.pairs else list(PAIRS)
+    work = args.work or Path(tempfile.mkdtemp(prefix="facetransfer_quality_"))
+    described_machine = machine()
+    when = datetime.now(UTC).strftime("%Y-%m-%d")
+    print(f"work folder {work}; {described_machine}", file=sys.stderr)
+    print(HEADER)
+    print(RULE)
+    rows: list[PairResult] = []
+    for preset in args.presets:
+        iterations = args.iterations or BUDGETS[preset]
+        for source, target in pairs:
+            row = run_pair(args.data, source, target, preset, iterations, work, args.device)
+            rows.append(row)
+            print(table_row(row), flush=True)
+    print()
+    print("\n".join(reference_table()))
+    if args.json:
+        payload = {"date": when, "machine": described_machine, "rows": [asdict(row) for row in rows]}
+        args.json.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
+    if not args.no_record:
+        record(args.record, markdown_block(rows, when, described_machine))
+        print(f"recorded in {args.record}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()

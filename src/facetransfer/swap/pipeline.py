@@ -1,0 +1,416 @@
+"""`swap`: from source media and a target video to the finished video in one call.
+
+Stages, each written into the work folder and skipped on a rerun when its inputs and options are
+unchanged: extract the source person, extract the target person, train (resuming toward the
+budget), convert, and optionally write a side-by-side comparison. `report.json` records what ran.
+"""
+
+from __future__ import annotations
+
+import logging
+import platform
+import shutil
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from facetransfer import __version__
+from facetransfer.convert.pipeline import ConvertConfig, convert_video
+from facetransfer.errors import ConfigError, FacetransferError, NoFaceError, OutputExistsError
+from facetransfer.extract.pipeline import ExtractConfig, extract_faceset
+from facetransfer.faceset import open_faceset
+from facetransfer.faceset.io import is_faceset
+from facetransfer.fsutil import write_json_atomic
+from facetransfer.models.presets import ModelConfig, TrainConfig
+from facetransfer.swap.state import WorkState, file_identity, fingerprint
+from facetransfer.train.checkpoint import (
+    PREVIEWS_DIR,
+    is_model_dir,
+    latest_checkpoint,
+    read_state,
+)
+from facetransfer.train.loop import RunConfig, default_preset_name, resolve_config, train
+
+logger = logging.getLogger(__name__)
+
+MIN_SOURCE_FACES = 50
+
+
+@dataclass
+class SwapConfig:
+    """Options of `run_swap`. `extract`, `train`, `model` and `convert` hold per-stage options by
+    their library names (from flags or the `--config` TOML file); None values are ignored."""
+
+    workdir: str | None = None
+    preset: str | None = None
+    iterations: int | None = None
+    minutes: float | None = None
+    reference: list[str] = field(default_factory=list)
+    target_reference: list[str] = field(default_factory=list)
+    compare: bool = False
+    fresh: bool = False
+    overwrite: bool = False
+    min_source_faces: int = MIN_SOURCE_FACES
+    extract: dict[str, Any] = field(default_factory=dict)
+    model: dict[str, Any] = field(default_factory=dict)
+    train: dict[str, Any] = field(default_factory=dict)
+    convert: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class StageReport:
+    name: str
+    skipped: bool
+    seconds: float
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class SwapReport:
+    output: str
+    workdir: str
+    comparison: str | None
+    previews: str | None
+    preset: str
+    stages: list[StageReport]
+    options: dict[str, Any]
+    versions: dict[str, str]
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class Interrupted(FacetransferError):
+    """Stopped by Ctrl-C / SIGTERM after the current stage saved its work."""
+
+    exit_code = 130
+
+
+def default_workdir(output: Path) -> Path:
+    return output.with_name(f"{output.stem}.work")
+
+
+def _versions() -> dict[str, str]:
+    import av
+    import cv2
+    import numpy
+    import torch
+
+    return {
+        "facetransfer": __version__,
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "numpy": numpy.__version__,
+        "opencv": cv2.__version__,
+        "av": av.__version__,
+    }
+
+
+def _stage_options(cls: type, options: dict[str, Any], stage: str) -> dict[str, Any]:
+    known = {f.name for f in fields(cls)}
+    unknown = sorted(set(options) - known)
+    if unknown:
+        raise ConfigError(
+            f"unknown {stage} option(s) {', '.join(unknown)}; see `facetransfer {stage} --help`"
+        )
+    return {key: value for key, value in options.items() if value is not None}
+
+
+def _check_paths(sources: Sequence[Path], target: Path, output: Path, workdir: Path) -> None:
+    for path in [*sources, target]:
+        if path.resolve() == output.resolve():
+            raise OutputExistsError(f"{output}: the output is also an input; choose another -o")
+    try:
+        workdir.mkdir(parents=True, exist_ok=True)
+        probe_file = workdir / ".write-test"
+        probe_file.write_bytes(b"")
+        probe_file.unlink()
+    except OSError as error:
+        raise FacetransferError(
+            f"{workdir}: work folder cannot be written ({error.strerror}); choose another --workdir"
+        ) from error
+
+
+def _start_fresh(workdir: Path) -> None:
+    """Forget every stage; keep the previous model as `model.previous` (a trained model is never lost)."""
+    model = workdir / "model"
+    if model.exists():
+        previous = workdir / "model.previous"
+        if previous.exists():
+            shutil.rmtree(previous)
+        model.rename(previous)
+        logger.info("--fresh: the previous model is kept in %s", previous)
+    for name in ("source", "target", "stages.json"):
+        path = workdir / name
+        if path.is_dir():
+            shutil.rmtree(path)
+        elif path.exists():
+            path.unlink()
+
+
+def _extract_stage(
+    state: WorkState,
+    name: str,
+    inputs: Sequence[Path],
+    folder: Path,
+    config: ExtractConfig,
+    progress: Callable[[str], None],
+) -> StageReport:
+    started = time.perf_counter()
+    stage_fingerprint = fingerprint({"inputs": [file_identity(p) for p in inputs], "options": asdict(config)})
+    if state.is_done(name, stage_fingerprint) and is_faceset(folder):
+        faces = len(open_faceset(folder))
+        return StageReport(name, True, 0.0, {"faces": faces, "faceset": str(folder)})
+    progress(f"{name}: extracting faces from {', '.join(str(p) for p in inputs)}")
+    config.overwrite = True
+    summary = extract_faceset(inputs, folder, config)
+    state.mark_done(name, stage_fingerprint, faces=summary.faces_kept)
+    details = {"faces": summary.faces_kept, "frames": summary.frames, "faceset": str(folder)}
+    return StageReport(name, False, round(time.perf_counter() - started, 2), details)
+
+
+def measure_seconds_per_step(run_config: RunConfig, repeats: int = 3) -> float:
+    """Seconds per training step of the model on random data (forward, loss, backward, AdamW step),
+    after one warm-up step: the basis of the time estimate printed before training."""
+    import torch
+
+    from facetransfer.models.registry import build_model
+
+    model = build_model(run_config.model.name, **run_config.model.options())
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-5)
+    size, batch = run_config.model.resolution, run_config.train.batch_size
+    faces = torch.rand(batch, 3, size, size)
+    timings = []
+    for index in range(repeats + 1):
+        step_started = time.perf_counter()
+        source_image, source_mask, target_image, target_mask = model(faces, faces)
+        loss = (source_image - faces).abs().mean() + (target_image - faces).abs().mean()
+        loss = loss + source_mask.mean() + target_mask.mean()
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        if index:
+            timings.append(time.perf_counter() - step_started)
+    return sorted(timings)[len(timings) // 2]
+
+
+def _train_stage(
+    state: WorkState,
+    source: Path,
+    target: Path,
+    model_dir: Path,
+    config: SwapConfig,
+    preset: str,
+    faces: tuple[int, int],
+    progress: Callable[[str], None],
+) -> StageReport:
+    started = time.perf_counter()
+    resuming = is_model_dir(model_dir) and latest_checkpoint(model_dir) is not None
+    train_options = _stage_options(TrainConfig, config.train, "train")
+    if config.iterations is not None:
+        train_options["iterations"] = config.iterations
+    model_options = _stage_options(ModelConfig, config.model, "train")
+    run_config = resolve_config(model_dir, None if resuming else preset, model_options, train_options)
+    step, elapsed_s = 0, 0.0
+    if resuming:
+        checkpoint = latest_checkpoint(model_dir)
+        assert checkpoint is not None
+        saved = read_state(checkpoint)
+        step, elapsed_s = saved.step, saved.elapsed_s
+    budget_minutes = config.minutes if config.minutes is not None else run_config.train.minutes
+    remaining_minutes = None if budget_minutes is None else budget_minutes - elapsed_s / 60.0
+    target_step = run_config.train.iterations
+    done = (target_step is not None and step >= target_step) or (
+        remaining_minutes is not None and remaining_minutes <= 0.05
+    )
+    if target_step is None and budget_minutes is None:
+        raise ConfigError("training needs a budget: pass --iterations N or --minutes M")
+    if done:
+        return StageReport("train", True, 0.0, {"step": step, "model": str(model_dir)})
+    seconds_per_step = measure_seconds_per_step(run_config)
+    steps_left = None if target_step is None else target_step - step
+    estimate_s = min(
+        steps_left * seconds_per_step if steps_left is not None else float("inf"),
+        remaining_minutes * 60.0 if remaining_minutes is not None else float("inf"),
+    )
+    budget = f"to step {target_step}" if target_step is not None else ""
+    if remaining_minutes is not None:
+        budget += f"{' or ' if budget else ''}{remaining_minutes:.1f} more minutes"
+    progress(
+        f"train: {faces[0]} source faces, {faces[1]} target faces; model {run_config.model.name} "
+        f"{run_config.model.resolution} px (preset {preset}), batch {run_config.train.batch_size}, "
+        f"{'resuming from step ' + str(step) + ', ' if step else ''}{budget}; "
+        f"about {estimate_s / 60:.1f} min at {seconds_per_step:.2f} s/step (measured warm-up)"
+    )
+    if remaining_minutes is not None:
+        run_config = RunConfig(
+            model=run_config.model,
+            train=replace(run_config.train, minutes=remaining_minutes),
+            data=run_config.data,
+            parameters=run_config.parameters,
+        )
+    result = train(source, target, model_dir, run_config)
+    if result.stopped_by == "signal":
+        raise Interrupted(f"{model_dir}: training stopped at step {result.step} and saved; rerun to resume")
+    state.mark_done(
+        "train", fingerprint({"step": result.step}), step=result.step, data=[str(source), str(target)]
+    )
+    details = {
+        "model": str(model_dir),
+        "start_step": result.start_step,
+        "step": result.step,
+        "stopped_by": result.stopped_by,
+    }
+    return StageReport("train", False, round(time.perf_counter() - started, 2), details)
+
+
+def _convert_stage(
+    state: WorkState,
+    target: Path,
+    target_faceset: Path,
+    model_dir: Path,
+    output: Path,
+    config: SwapConfig,
+    progress: Callable[[str], None],
+) -> StageReport:
+    started = time.perf_counter()
+    options = _stage_options(ConvertConfig, config.convert, "convert")
+    convert_config = ConvertConfig(**{**options, "faceset": str(target_faceset)})
+    checkpoint = latest_checkpoint(model_dir)
+    step = read_state(checkpoint).step if checkpoint else -1
+    stage_fingerprint = fingerprint(
+        {
+            "target": file_identity(target),
+            "step": step,
+            "model": str(model_dir),
+            "options": asdict(convert_config),
+        }
+    )
+    if state.is_done("convert", stage_fingerprint) and output.exists():
+        return StageReport("convert", True, 0.0, {"output": str(output)})
+    if (
+        output.exists()
+        and not config.overwrite
+        and state.stages.get("convert", {}).get("output") != str(output)
+    ):
+        raise OutputExistsError(
+            f"{output}: already exists and was not made by this work folder; pass --overwrite"
+        )
+    convert_config.overwrite = True
+    progress(f"convert: {target} -> {output} with the model at step {step}")
+    summary = convert_video(target, model_dir, output, convert_config)
+    state.mark_done("convert", stage_fingerprint, output=str(output))
+    details = {
+        "output": str(output),
+        "frames": summary.frames,
+        "frames_swapped": summary.frames_swapped,
+        "fps": summary.fps,
+    }
+    return StageReport("convert", False, round(time.perf_counter() - started, 2), details)
+
+
+def _compare_stage(state: WorkState, target: Path, result: Path, comparison: Path) -> StageReport:
+    started = time.perf_counter()
+    stage_fingerprint = fingerprint({"target": file_identity(target), "result": file_identity(result)})
+    if state.is_done("compare", stage_fingerprint) and comparison.exists():
+        return StageReport("compare", True, 0.0, {"output": str(comparison)})
+    write_comparison(target, result, comparison)
+    state.mark_done("compare", stage_fingerprint, output=str(comparison))
+    return StageReport("compare", False, round(time.perf_counter() - started, 2), {"output": str(comparison)})
+
+
+def write_comparison(target: Path, result: Path, output: Path) -> None:
+    """A side-by-side video (target | result) with the target's audio, frame by frame."""
+    import numpy as np
+
+    from facetransfer.media import VideoWriter, probe, read_frames
+
+    info = probe(target)
+    width, height = info.display_width, info.display_height
+    with VideoWriter(
+        output,
+        width=2 * width,
+        height=height,
+        fps=info.frame_rate or info.fps,
+        time_base=info.time_base,
+        audio_from=target if info.has_audio else None,
+        crf=20,
+        preset="veryfast",
+    ) as writer:
+        for left, right in zip(read_frames(target), read_frames(result), strict=False):
+            writer.write(np.hstack([left.image, right.image]), timestamp_s=left.timestamp_s)
+
+
+def run_swap(
+    sources: Sequence[str | Path],
+    target: str | Path,
+    output: str | Path,
+    config: SwapConfig | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> SwapReport:
+    """Run the whole pipeline; see the module docstring. Raises `FacetransferError` subclasses with
+    one-line messages, before any training for problems with the inputs."""
+    config = config or SwapConfig()
+    say = progress or (lambda message: logger.info("%s", message))
+    source_paths, target_path, output_path = [Path(p) for p in sources], Path(target), Path(output)
+    workdir = Path(config.workdir) if config.workdir else default_workdir(output_path)
+    _check_paths(source_paths, target_path, output_path, workdir)
+    if config.fresh:
+        _start_fresh(workdir)
+    preset = config.preset or default_preset_name()
+    if config.preset is None:
+        say(f"preset: {preset} ({'CUDA is available' if preset.startswith('gpu') else 'no CUDA device'})")
+    state = WorkState.load(workdir)
+    extract_options = _stage_options(ExtractConfig, config.extract, "extract")
+    stages: list[StageReport] = []
+
+    source_config = ExtractConfig(**{**extract_options, "reference": list(config.reference)})
+    stages.append(
+        _extract_stage(state, "extract_source", source_paths, workdir / "source", source_config, say)
+    )
+    target_config = ExtractConfig(**{**extract_options, "reference": list(config.target_reference)})
+    stages.append(
+        _extract_stage(state, "extract_target", [target_path], workdir / "target", target_config, say)
+    )
+    source_faces, target_faces = stages[0].details["faces"], stages[1].details["faces"]
+    if source_faces < config.min_source_faces:
+        names = ", ".join(str(p) for p in source_paths)
+        raise NoFaceError(
+            f"{names}: only {source_faces} faces of the source person found, at least "
+            f"{config.min_source_faces} are needed to learn a face; add more source footage"
+        )
+
+    model_dir = workdir / "model"
+    stages.append(
+        _train_stage(
+            state,
+            workdir / "source",
+            workdir / "target",
+            model_dir,
+            config,
+            preset,
+            (source_faces, target_faces),
+            say,
+        )
+    )
+    stages.append(_convert_stage(state, target_path, workdir / "target", model_dir, output_path, config, say))
+    comparison = None
+    if config.compare:
+        comparison_path = output_path.with_name(f"{output_path.stem}.compare{output_path.suffix or '.mp4'}")
+        stages.append(_compare_stage(state, target_path, output_path, comparison_path))
+        comparison = str(comparison_path)
+    previews = model_dir / PREVIEWS_DIR
+    report = SwapReport(
+        output=str(output_path),
+        workdir=str(workdir),
+        comparison=comparison,
+        previews=str(previews) if previews.is_dir() else None,
+        preset=preset,
+        stages=stages,
+        options=asdict(config),
+        versions=_versions(),
+    )
+    write_json_atomic(workdir / "report.json", report.to_json())
+    return report

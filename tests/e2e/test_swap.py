@@ -1,0 +1,146 @@
+"""`swap` end to end on the two GRID clips with the `tiny` preset: output, resume, interruptions, errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from facetransfer.cli import main
+from facetransfer.faceset import open_faceset
+from facetransfer.media import probe
+from facetransfer.swap.pipeline import SwapConfig, run_swap
+from facetransfer.train.checkpoint import latest_checkpoint, read_state, verify_checkpoint
+
+pytestmark = pytest.mark.e2e
+
+
+def _grid(shared_data: Path) -> tuple[Path, Path]:
+    return shared_data / "video/grid/bbaf2n.mpg", shared_data / "video/grid/lbbc2a.mpg"
+
+
+def _check_output(output: Path, target: Path) -> None:
+    info, reference = probe(output), probe(target)
+    assert info.frame_count == reference.frame_count == 75
+    assert (info.width, info.height) == (reference.width, reference.height)
+    assert info.fps == pytest.approx(reference.fps, abs=0.01)
+    assert info.has_audio and info.codec == "h264"
+
+
+def test_swap_then_resume(shared_data: Path, tmp_path: Path) -> None:
+    source, target = _grid(shared_data)
+    output = tmp_path / "result.mp4"
+    config = SwapConfig(preset="tiny", iterations=12, compare=True, extract={"crop_size": 96})
+    report = run_swap([source], target, output, config)
+    _check_output(output, target)
+    assert report.comparison and probe(report.comparison).width == 2 * 360
+    assert [stage.skipped for stage in report.stages] == [False] * 5
+    saved = json.loads((tmp_path / "result.work" / "report.json").read_text())
+    assert saved["preset"] == "tiny" and saved["versions"]["facetransfer"]
+
+    again = run_swap([source], target, output, config)
+    assert [stage.skipped for stage in again.stages] == [True] * 5
+
+    more = run_swap(
+        [source], target, output, SwapConfig(preset="tiny", iterations=20, extract={"crop_size": 96})
+    )
+    by_name = {stage.name: stage for stage in more.stages}
+    assert by_name["extract_source"].skipped and by_name["extract_target"].skipped
+    assert not by_name["train"].skipped and by_name["train"].details["start_step"] == 12
+    assert by_name["train"].details["step"] == 20 and not by_name["convert"].skipped
+    _check_output(output, target)
+
+
+def _interrupt_when(command: list[str], marker: str, delay_s: float, env: dict[str, str]) -> int:
+    """Start `command`, wait for `marker` on its stderr, send SIGINT `delay_s` later; its exit status."""
+    process = subprocess.Popen(command, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env=env)
+    assert process.stderr is not None
+    deadline = time.monotonic() + 240
+    for line in process.stderr:
+        if marker in line:
+            break
+        assert time.monotonic() < deadline, f"{marker!r} never appeared"
+    time.sleep(delay_s)
+    process.send_signal(signal.SIGINT)
+    process.stderr.read()
+    return process.wait(timeout=120)
+
+
+def test_interrupted_at_each_stage_then_completes(shared_data: Path, tmp_path: Path) -> None:
+    source, target = _grid(shared_data)
+    output = tmp_path / "result.mp4"
+    workdir = tmp_path / "work"
+    config = tmp_path / "swap.toml"
+    config.write_text("[extract]\ncrop_size = 96\n[train]\nsave_every_steps = 5\n")
+    command = [sys.executable, "-m", "facetransfer", "swap", str(source), str(target), "-o", str(output)]
+    command += ["--workdir", str(workdir), "--preset", "tiny", "--config", str(config)]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+
+    status = _interrupt_when([*command, "--iterations", "40"], "extract_source: extracting", 1.0, env)
+    assert status == 130
+    assert not (workdir / "source").exists() or len(open_faceset(workdir / "source")) == 75
+    assert not output.exists()
+
+    status = _interrupt_when([*command, "--iterations", "400"], "train:", 4.0, env)
+    assert status == 130
+    checkpoint = latest_checkpoint(workdir / "model")
+    assert checkpoint is not None and verify_checkpoint(checkpoint).step > 0
+    interrupted_step = read_state(checkpoint).step
+    assert not output.exists()
+
+    budget = str(interrupted_step + 5)
+    status = _interrupt_when([*command, "--iterations", budget], "convert:", 1.5, env)
+    assert status == 130
+    assert not output.exists()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".result")]
+
+    finished = subprocess.run([*command, "--iterations", budget], capture_output=True, text=True, env=env)
+    assert finished.returncode == 0, finished.stderr[-2000:]
+    _check_output(output, target)
+    assert read_state(latest_checkpoint(workdir / "model")).step == interrupted_step + 5  # type: ignore[arg-type]
+
+
+def _error_line(capsys: pytest.CaptureFixture[str]) -> str:
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert lines and "Traceback" not in "".join(lines)
+    return lines[-1]
+
+
+def test_errors_before_training(
+    shared_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source, target = _grid(shared_data)
+    noface = shared_data / "image/noface/apple.jpg"
+    base = ["swap", "--preset", "tiny", "--iterations", "5"]
+
+    assert main([*base, str(noface), str(target), "-o", str(tmp_path / "a.mp4")]) == 2
+    assert str(noface) in _error_line(capsys)
+    assert main([*base, str(source), str(noface), "-o", str(tmp_path / "b.mp4")]) == 2
+    assert str(noface) in _error_line(capsys)
+    photo = shared_data / "image/faces/obama.jpg"
+    assert main([*base, str(photo), str(target), "-o", str(tmp_path / "c.mp4")]) == 2
+    assert "only 1 faces" in _error_line(capsys)
+    assert main([*base, str(source), str(target), "-o", str(target)]) == 2
+    assert "also an input" in _error_line(capsys)
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    assert (
+        main(
+            [*base, str(source), str(target), "-o", str(tmp_path / "d.mp4"), "--workdir", str(blocker / "w")]
+        )
+        == 2
+    )
+    assert "cannot be written" in _error_line(capsys)
+    for name in ("a", "b", "c", "d"):
+        assert not (tmp_path / f"{name}.mp4").exists()
+        assert (
+            not list((tmp_path / f"{name}.work").glob("model"))
+            if (tmp_path / f"{name}.work").exists()
+            else True
+        )

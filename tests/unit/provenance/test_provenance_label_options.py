@@ -1,0 +1,82 @@
+"""The visible label, the shared command-line flags, the config checks and the report entry."""
+
+from __future__ import annotations
+
+import argparse
+
+import numpy as np
+import pytest
+
+from facetransfer.provenance import (
+    LabelPainter,
+    ProvenanceConfig,
+    ProvenanceError,
+    add_provenance_arguments,
+    config_from_args,
+    report_entry,
+)
+
+
+@pytest.mark.parametrize("corner", ["top-left", "top-right", "bottom-left", "bottom-right"])
+def test_label_goes_in_its_corner_only(corner: str) -> None:
+    frame = np.full((288, 360, 3), 120, dtype=np.uint8)
+    labelled = LabelPainter(360, 288, "SYNTHETIC", corner, 0.8).apply(frame)  # type: ignore[arg-type]
+    changed = np.any(labelled != frame, axis=2)
+    ys, xs = np.nonzero(changed)
+    assert changed.sum() > 200
+    assert (ys.mean() < 144) == corner.startswith("top")
+    assert (xs.mean() < 180) == corner.endswith("left")
+    assert labelled[changed].max() > 120 + 40  # white text over a darkened box
+
+
+def test_label_opacity_zero_changes_nothing() -> None:
+    frame = np.full((100, 160, 3), 90, dtype=np.uint8)
+    assert np.array_equal(LabelPainter(160, 100, "AI", "top-left", 0.0).apply(frame), frame)
+
+
+def _parse(*flags: str) -> argparse.Namespace:
+    parser = argparse.ArgumentParser()
+    add_provenance_arguments(parser)
+    return parser.parse_args(list(flags))
+
+
+def test_flags_map_to_the_config() -> None:
+    assert config_from_args(_parse()) == ProvenanceConfig()
+    config = config_from_args(
+        _parse(
+            "--label",
+            "AI EDIT",
+            "--label-corner",
+            "top-left",
+            "--label-opacity",
+            "0.3",
+            "--watermark-strength",
+            "2",
+        )
+    )
+    assert (config.label, config.label_corner, config.label_opacity, config.watermark_strength) == (
+        "AI EDIT",
+        "top-left",
+        0.3,
+        2.0,
+    )
+    assert config_from_args(_parse("--no-provenance")).enabled is False
+
+
+def test_config_checks() -> None:
+    with pytest.raises(ProvenanceError):
+        ProvenanceConfig(label_opacity=1.5)
+    with pytest.raises(ProvenanceError):
+        ProvenanceConfig(watermark_strength=0)
+    with pytest.raises(ProvenanceError):
+        ProvenanceConfig(label_corner="middle")  # type: ignore[arg-type]
+
+
+def test_report_entry_records_no_provenance() -> None:
+    entry = report_entry(ProvenanceConfig(enabled=False))
+    assert entry["enabled"] is False and entry["disabled_by"] == "--no-provenance" and entry["marks"] == []
+    signed = report_entry(
+        ProvenanceConfig(), payload=0xF7000001, signing={"signed": True, "self_signed": True}
+    )
+    assert signed["marks"] == ["c2pa", "watermark", "metadata"]
+    assert signed["watermark_payload"] == "f7000001" and signed["c2pa"]["self_signed"]
