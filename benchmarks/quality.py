@@ -9,7 +9,7 @@ The DeepFaceLab paper's FaceForensics++ numbers are printed beside it for contex
 says how the definitions differ.
 
 Usage: python benchmarks/quality.py [--presets tiny cpu] [--iterations N] [--data ../shared/data]
-    [--work DIR] [--json OUT.json] [--record docs/BENCHMARKS.md | --no-record]
+    [--work DIR [--resume]] [--json OUT.json] [--record docs/BENCHMARKS.md | --no-record]
 """
 
 from __future__ import annotations
@@ -83,14 +83,32 @@ def run_cli(arguments: list[str], log: Path) -> float:
     return time.perf_counter() - started
 
 
+def _model_info(model: Path) -> dict[str, Any]:
+    """`describe_model` of a model folder ({} when there is none yet)."""
+    if not (model / "config.json").is_file():
+        return {}
+    from facetransfer.train import describe_model
+
+    return describe_model(model)
+
+
 def _mean(summary: dict[str, Any], key: str) -> float | None:
     value = summary[key]["mean"]
     return None if value is None else float(value)
 
 
 def run_pair(
-    data: Path, source: str, target: str, preset: str, iterations: int, work: Path, device: str
+    data: Path,
+    source: str,
+    target: str,
+    preset: str,
+    iterations: int,
+    work: Path,
+    device: str,
+    resume: bool = False,
 ) -> PairResult:
+    """Extract, train, convert and evaluate one pair in `work/<source>_to_<target>_<preset>`. With
+    `resume`, facesets and a swap already there are reused (times of skipped stages are 0)."""
     from facetransfer.evaluate import EvaluateConfig, evaluate_swap, write_report
 
     folder = work / f"{source}_to_{target}_{preset}"
@@ -98,16 +116,26 @@ def run_pair(
     log = folder / "log.txt"
     source_video = data / "video" / "grid" / f"{source}.mpg"
     target_video = data / "video" / "grid" / f"{target}.mpg"
-    extract_s = run_cli(["extract", str(source_video), "-o", str(folder / "source"), "--overwrite"], log)
-    extract_s += run_cli(["extract", str(target_video), "-o", str(folder / "target"), "--overwrite"], log)
+    extract_s = 0.0
+    for video, faceset in ((source_video, folder / "source"), (target_video, folder / "target")):
+        if not (resume and (faceset / "faceset.json").is_file()):
+            extract_s += run_cli(["extract", str(video), "-o", str(faceset), "--overwrite"], log)
     model = folder / "model"
-    train_args = ["train", str(folder / "source"), str(folder / "target"), "-o", str(model)]
-    train_args += ["--preset", preset, "--iterations", str(iterations), "--seed", "0", "--device", device]
-    train_s = run_cli(train_args, log)
+    trained = _model_info(model) if resume else {}
+    if int(trained.get("step", 0)) < iterations:
+        train_args = ["train", str(folder / "source"), str(folder / "target"), "-o", str(model)]
+        if not trained:  # a new model; an existing one keeps its own architecture
+            train_args += ["--preset", preset]
+        train_args += ["--iterations", str(iterations), "--seed", "0", "--device", device]
+        run_cli(train_args, log)
+        trained = _model_info(model)
+    train_s = float(trained.get("elapsed_s") or 0.0)  # training time over all runs of the model
     swap = folder / "swap.mp4"
-    convert_args = ["convert", str(target_video), "-m", str(model), "-o", str(swap)]
-    convert_args += ["--faceset", str(folder / "target"), "--overwrite", "--device", device]
-    convert_s = run_cli(convert_args, log)
+    convert_s = 0.0
+    if not (resume and swap.is_file()):
+        convert_args = ["convert", str(target_video), "-m", str(model), "-o", str(swap)]
+        convert_args += ["--faceset", str(folder / "target"), "--overwrite", "--device", device]
+        convert_s = run_cli(convert_args, log)
 
     started = time.perf_counter()
     evaluation = evaluate_swap(swap, [source_video], target_video, EvaluateConfig())
@@ -242,6 +270,9 @@ def main() -> None:
     )
     parser.add_argument("--work", type=Path, default=None, help="keep the facesets, models and reports here")
     parser.add_argument("--device", default="auto")
+    parser.add_argument(
+        "--resume", action="store_true", help="reuse facesets, models and swaps already in --work"
+    )
     parser.add_argument("--json", type=Path, default=None, help="also write the rows as JSON")
     parser.add_argument("--record", type=Path, default=REPO / "docs" / "BENCHMARKS.md")
     parser.add_argument("--no-record", action="store_true", help="print only")
@@ -258,7 +289,7 @@ def main() -> None:
     for preset in args.presets:
         iterations = args.iterations or BUDGETS[preset]
         for source, target in pairs:
-            row = run_pair(args.data, source, target, preset, iterations, work, args.device)
+            row = run_pair(args.data, source, target, preset, iterations, work, args.device, args.resume)
             rows.append(row)
             print(table_row(row), flush=True)
     print()

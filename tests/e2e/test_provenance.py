@@ -20,7 +20,7 @@ from facetransfer.media import probe, read_frames
 from facetransfer.provenance import make_payload, sign_file, verify_file
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "unit" / "provenance"))
-from provenance_helpers import psnr_db, reencode_file, write_marked_video  # noqa: E402
+from provenance_helpers import psnr_db, reencode_file, write_marked_video
 
 pytestmark = pytest.mark.e2e
 
@@ -87,6 +87,7 @@ def test_reencoded_at_crf28_keeps_the_watermark(output: dict, capsys: pytest.Cap
     assert status == 0
     assert not report["manifest"]["present"]  # a re-encode drops the manifest, as expected
     assert report["watermark"]["share_found"] >= 0.9
+    assert report["watermark"]["frames_decoded"] >= 0.9 * 75  # each frame on its own, too
     assert report["watermark"]["payload"] == f"{PAYLOAD:08x}"
 
 

@@ -94,6 +94,19 @@ def register(subparsers: Any) -> None:
     )
     run_group.add_argument("--device", default="auto", help="auto (default), cpu, cuda, cuda:1 ...")
     run_group.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        metavar="N",
+        help="CPU threads for the model (default: half the cores)",
+    )
+    run_group.add_argument(
+        "--precision",
+        choices=("auto", "float32", "bfloat16"),
+        default="auto",
+        help="model arithmetic; auto: bfloat16 on CUDA and on CPUs with native bf16, else float32",
+    )
+    run_group.add_argument(
         "--checkpoint", default="latest", help="latest (default), best, or a checkpoint folder name"
     )
     out = parser.add_argument_group("output")
@@ -134,6 +147,8 @@ def run(args: argparse.Namespace) -> int:
         smooth=args.smooth,
         batch_size=args.batch_size,
         device=args.device,
+        precision=args.precision,
+        model_threads=args.threads,
         checkpoint=args.checkpoint,
         codec=args.codec,
         crf=args.crf,

@@ -90,8 +90,13 @@ def register(subparsers: Any) -> None:
 
     arch = parser.add_argument_group("architecture (new models only; must match when resuming)")
     arch.add_argument("--model", dest="name", choices=sorted(MODELS), default=None, help="df or liae")
-    arch.add_argument("--resolution", type=int, default=None, metavar="PX", help="64-512, a multiple of 16 "
-                      "(of 32 with depth-to-space)")  # fmt: skip
+    arch.add_argument(
+        "--resolution",
+        type=int,
+        default=None,
+        metavar="PX",
+        help="64-512, a multiple of 16 (of 32 with depth-to-space)",
+    )
     arch.add_argument(
         "--bottleneck-width", type=int, default=None, metavar="N", help="width of the shared code"
     )
@@ -102,10 +107,18 @@ def register(subparsers: Any) -> None:
         "--decoder-width", type=int, default=None, metavar="N", help="decoder channels (last stage/2)"
     )
     arch.add_argument("--mask-width", type=int, default=None, metavar="N", help="mask decoder channels")
-    arch.add_argument("--pixel-norm", action=argparse.BooleanOptionalAction, default=None,
-                      help="normalise the encoder's code (DeepFaceLab's 'u')")  # fmt: skip
-    arch.add_argument("--depth-to-space", action=argparse.BooleanOptionalAction, default=None,
-                      help="last decoder stage by depth-to-space (DeepFaceLab's 'd'; ~3.6x less compute)")  # fmt: skip
+    arch.add_argument(
+        "--pixel-norm",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="normalise the encoder's code (DeepFaceLab's 'u')",
+    )
+    arch.add_argument(
+        "--depth-to-space",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="last decoder stage by depth-to-space (DeepFaceLab's 'd'; ~3.6x less compute)",
+    )
 
     run = parser.add_argument_group("training")
     run.add_argument("--batch-size", type=int, default=None, metavar="N", help="faces per person per step")
@@ -134,18 +147,35 @@ def register(subparsers: Any) -> None:
     run.add_argument(
         "--flip", action=argparse.BooleanOptionalAction, default=None, help="random horizontal flips"
     )
-    run.add_argument("--random-warp", action=argparse.BooleanOptionalAction, default=None,
-                     help="warp the input (on by default; turn off late in training to sharpen)")  # fmt: skip
+    run.add_argument(
+        "--random-warp",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="warp the input (on by default; turn off late in training to sharpen)",
+    )
     run.add_argument("--rotation-deg", type=float, default=None, metavar="DEG", help="random rotation range")
     run.add_argument(
         "--color-jitter", type=float, default=None, metavar="X", help="colour jitter strength (0: off)"
     )
-    run.add_argument("--color-transfer", choices=COLOR_TRANSFERS, default=None,
-                     help="match source samples to target colours: rct (Reinhard, Lab) or lct (linear)")  # fmt: skip
-    run.add_argument("--eyes-mouth-weight", type=float, default=None, metavar="W",
-                     help="extra weight on eye and mouth pixels (DeepFaceLab's eyes_mouth_prio is 300)")  # fmt: skip
-    run.add_argument("--exclude-background", action=argparse.BooleanOptionalAction, default=None,
-                     help="learn the face only (on by default)")  # fmt: skip
+    run.add_argument(
+        "--color-transfer",
+        choices=COLOR_TRANSFERS,
+        default=None,
+        help="match source samples to target colours: rct (Reinhard, Lab) or lct (linear)",
+    )
+    run.add_argument(
+        "--eyes-mouth-weight",
+        type=float,
+        default=None,
+        metavar="W",
+        help="extra weight on eye and mouth pixels (DeepFaceLab's eyes_mouth_prio is 300)",
+    )
+    run.add_argument(
+        "--exclude-background",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="learn the face only (on by default)",
+    )
     run.add_argument(
         "--holdout-fraction", type=float, default=None, metavar="F", help="faces held out for 'best'"
     )
@@ -153,11 +183,20 @@ def register(subparsers: Any) -> None:
     run.add_argument(
         "--compile", action=argparse.BooleanOptionalAction, default=None, help="use torch.compile"
     )
-    run.add_argument("--channels-last", action=argparse.BooleanOptionalAction, default=None,
-                     help="channels_last memory format (default: on with CUDA)")  # fmt: skip
+    run.add_argument(
+        "--channels-last",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="channels_last memory format (default: on with CUDA)",
+    )
     run.add_argument("--device", default=None, help="auto (default), cpu, cuda or cuda:N")
-    run.add_argument("--threads", type=int, default=None, metavar="N",
-                     help="CPU threads for PyTorch (default: one per core; 1 is faster on a busy machine)")  # fmt: skip
+    run.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        metavar="N",
+        help="CPU threads for PyTorch (default: one per core; 1 is faster on a busy machine)",
+    )
     run.add_argument("--log-every", type=int, default=None, metavar="N", help="metrics line every N steps")
     parser.set_defaults(func=run_command)
 
@@ -189,8 +228,7 @@ def run_command(args: argparse.Namespace) -> int:
     result = train(args.source, args.target, args.output, config)
     if int(os.environ.get("RANK", "0")) == 0:
         losses = ", ".join(f"{side} {value:.4f}" for side, value in result.losses.items())
-        print(
-            f"{result.model_dir}: step {result.step} (stopped by {result.stopped_by}"
-            f"{'; ' + losses if losses else ''}); {result.checkpoint.name if result.checkpoint else 'no checkpoint'}"
-        )
+        saved = result.checkpoint.name if result.checkpoint else "no checkpoint"
+        details = f"stopped by {result.stopped_by}" + (f"; {losses}" if losses else "")
+        print(f"{result.model_dir}: step {result.step} ({details}); {saved}")
     return 0

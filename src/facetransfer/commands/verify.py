@@ -18,7 +18,7 @@ def register(subparsers: Any) -> None:
         "verify",
         help="check a video or image for provenance marks",
         description="Report the C2PA manifest (present, valid, signer), the invisible watermark (share of "
-        "sampled frames it decodes in, payload) and the metadata tag. Exit status 0: a mark was found; "
+        "sampled frames it is found in, payload) and the metadata tag. Exit status 0: a mark was found; "
         "1: none.",
     )
     parser.add_argument("path", metavar="FILE", help="video or image file")
@@ -64,7 +64,8 @@ def describe(report: VerifyReport) -> list[str]:
     if watermark.found:
         lines.append(
             f"  watermark: found in {watermark.frames_found}/{watermark.frames_sampled} sampled frames "
-            f"({100 * watermark.share_found:.0f}%), payload {watermark.payload} "
+            f"({100 * watermark.share_found:.0f}%; {watermark.frames_decoded} decoded on their own), "
+            f"payload {watermark.payload} "
             f"(tool {watermark.tool_id:#04x}, output id {watermark.output_id})"
         )
     else:

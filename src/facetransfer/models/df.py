@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from facetransfer.models.base import FaceSwapModel, Rendering, Side, validate_options
-from facetransfer.models.blocks import Decoder, Encoder, Inter
+from facetransfer.models.blocks import Decoder, Encoder, Inter, init_weights
 from facetransfer.models.registry import register_model
 
 
@@ -46,6 +46,7 @@ class DFModel(FaceSwapModel):
         self.inter = Inter(encoder_features, bottleneck_width, inter_channels, lowest_px)
         self.decoder_source = Decoder(inter_channels, decoder_width, mask_width, depth_to_space)
         self.decoder_target = Decoder(inter_channels, decoder_width, mask_width, depth_to_space)
+        self.apply(init_weights)
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         return self.encoder(x)

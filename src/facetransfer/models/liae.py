@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from facetransfer.models.base import FaceSwapModel, Rendering, Side, validate_options
-from facetransfer.models.blocks import Decoder, Encoder, Inter
+from facetransfer.models.blocks import Decoder, Encoder, Inter, init_weights
 from facetransfer.models.registry import register_model
 
 
@@ -54,6 +54,7 @@ class LIAEModel(FaceSwapModel):
         self.inter_both = Inter(encoder_features, bottleneck_width, inter_channels, lowest_px)
         self.inter_target = Inter(encoder_features, bottleneck_width, inter_channels, lowest_px)
         self.decoder = Decoder(inter_channels * 2, decoder_width, mask_width, depth_to_space)
+        self.apply(init_weights)
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         return self.encoder(x)

@@ -141,7 +141,7 @@ PRESETS: dict[str, Preset] = {
             "tiny",
             "for tests: df, 64 px, narrow; learns 8 faces in about a minute on a CPU",
             ModelConfig("df", 64, bottleneck_width=64, encoder_width=16, decoder_width=8, mask_width=4),
-            TrainConfig(batch_size=8, learning_rate=2e-3, preview_every=50, save_every_min=5.0),
+            TrainConfig(batch_size=4, learning_rate=3e-3, preview_every=50, save_every_min=5.0),
         ),
         Preset(
             "cpu",

@@ -11,14 +11,17 @@ For one frame (`detect_watermark`):
 3. For each period: resample so one period is `DETECT_TILE_PX`, fold the frame onto one tile (add up
    all repetitions), whiten its spectrum ring by ring, and correlate with the sync pattern; the peaks
    say where the tiles start.
-4. At the strongest few peaks: shift the tile back, read the cells, remove the sync, despread each
-   coded bit over its cells, and Viterbi-decode. A frame is marked when a read-out's CRC and tool id
-   check out (24 bits of check: about one false read in 16 million tries).
+4. At the strongest few peaks: shift the tile back (a phase ramp on its spectrum), read the message
+   carriers, add each coded bit's carriers with their signs, and Viterbi-decode. A frame is marked
+   when a read-out's CRC and tool id check out (24 bits of check: about one false read in 16
+   million tries).
 
 For a video (`VideoWatermarkReader`), the tile sits at the same place in every frame, so the whitened
 folds of all sampled frames are added up first: that finds the period and the offset far more
 surely than any single frame. Each frame is then decoded on its own, at that shared alignment and at
-its own best peaks, and the soft bits of all frames are summed for a video-level reading.
+its own best peaks. The video's payload is the one most frames decoded (or, if none did, what the
+summed soft bits of all frames decode to); a frame then also counts as carrying it when its own soft
+bits correlate with that payload's codeword at z >= 5 (`FRAME_MATCH_Z`).
 """
 
 from __future__ import annotations
@@ -80,7 +83,7 @@ class FrameReading:
     Attributes:
         payload: the decoded 32-bit payload, or None.
         alignment: the alignment decoded from (or the best one tried when nothing decoded).
-        soft_bits: float32 (162,) unit-RMS soft coded values at `alignment`.
+        soft_bits: float32 (168,) unit-RMS soft coded values at `alignment`.
         tile_px: the tile period in pixels of the frame as given.
     """
 
@@ -225,7 +228,7 @@ def _parabola(before: float, peak: float, after: float) -> float:
 
 
 def soft_bits_at(spectrum: np.ndarray, offset: tuple[float, float]) -> np.ndarray:
-    """float32 (162,) unit-RMS soft coded values read from a whitened folded spectrum at `offset`."""
+    """float32 (168,) unit-RMS soft coded values read from a whitened folded spectrum at `offset`."""
     n = DETECT_TILE_PX
     k = np.fft.fftfreq(n, d=1.0 / n)
     shift = np.exp(2j * np.pi * k * offset[0] / n)[:, None] * np.exp(2j * np.pi * k * offset[1] / n)[None, :]
@@ -373,7 +376,7 @@ class VideoWatermarkReader:
         found = 0
         for own, soft in zip(payloads, shared_soft, strict=True):
             match_z = float(np.dot(soft, codeword)) / np.sqrt(CODED_BITS)  # unit-RMS soft bits
-            found += own == payload or match_z >= FRAME_MATCH_Z
+            found += int(own == payload or match_z >= FRAME_MATCH_Z)
         return VideoReading(
             len(payloads), sum(own == payload for own in payloads), found, payload, shared, payloads
         )

@@ -13,7 +13,7 @@ at random, once, into two disjoint sets:
 - sync frequencies (`SYNC_SHARE` of them): unit amplitude, fixed pseudo-random phases. The detector
   correlates with these to find where the tiles start (a crop shifts them) and whether there is a
   mark at all. Being apart from the message, the sync is not blurred by it.
-- message frequencies: their real and imaginary parts are the message's carriers. Each of the 162
+- message frequencies: their real and imaginary parts are the message's carriers. Each of the 168
   coded bits (see `payload`) gets one carrier, plus a second for as many bits as there are carriers
   left over, each with a pseudo-random sign.
 
@@ -135,7 +135,7 @@ def read_carriers(spectrum: np.ndarray) -> np.ndarray:
 
 
 def carriers_to_soft_bits(carriers: np.ndarray) -> np.ndarray:
-    """float32 (162,) soft coded values: each bit's carriers, sign-corrected and added."""
+    """float32 (168,) soft coded values: each bit's carriers, sign-corrected and added."""
     grid = layout()
     return np.bincount(grid.carrier_bit, carriers * grid.carrier_sign, minlength=CODED_BITS).astype(
         np.float32

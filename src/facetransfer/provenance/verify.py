@@ -146,12 +146,17 @@ def check_watermark(
     result = reader.finish()
     score = result.alignment.score if result.alignment is not None else None
     return _watermark_check(
-        result.payload is not None, result.frames, result.frames_found, result.payload, score
+        result.payload is not None,
+        result.frames,
+        result.frames_found,
+        result.frames_decoded,
+        result.payload,
+        score,
     )
 
 
 def _watermark_check(
-    found: bool, sampled: int, found_frames: int, payload: int | None, score: float | None
+    found: bool, sampled: int, found_frames: int, decoded: int, payload: int | None, score: float | None
 ) -> WatermarkCheck:
     info = decode_payload(payload) if payload is not None else None
     return WatermarkCheck(

@@ -11,4 +11,12 @@ Public API::
 from facetransfer.train.checkpoint import RunConfig, TrainingState, describe_model, load_model
 from facetransfer.train.loop import TrainResult, resolve_config, train
 
-__all__ = ["RunConfig", "TrainResult", "TrainingState", "describe_model", "load_model", "resolve_config", "train"]
+__all__ = [
+    "RunConfig",
+    "TrainResult",
+    "TrainingState",
+    "describe_model",
+    "load_model",
+    "resolve_config",
+    "train",
+]

@@ -226,10 +226,28 @@ class FaceSampler:
     def __len__(self) -> int:
         return len(self.indices)
 
-    def sample(self, batch_size: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-        """uint8 (B, R, R, 3) images and masks on the device; `generator` is a CPU generator."""
-        picks = torch.randint(len(self.indices), (batch_size,), generator=generator)
-        return self.take(picks.numpy())
+    def batch_positions(
+        self, step: int, batch_size: int, seed: int, rank: int = 0, world_size: int = 1
+    ) -> np.ndarray:
+        """Positions of step `step`'s batch: the faces are visited in a new random order every epoch
+        (each face once per epoch, as DeepFaceLab does), and the ranks of a data-parallel run take
+        consecutive, different slices. A pure function of its arguments, so a resumed run repeats."""
+        count = len(self.indices)
+        start = (step * world_size + rank) * batch_size
+        positions = np.arange(start, start + batch_size, dtype=np.int64)
+        epochs = positions // count
+        picks = np.empty(batch_size, dtype=np.int64)
+        for epoch in np.unique(epochs):
+            order = np.random.default_rng([seed, int(epoch)]).permutation(count)
+            chosen = epochs == epoch
+            picks[chosen] = order[positions[chosen] % count]
+        return picks
+
+    def sample(
+        self, step: int, batch_size: int, seed: int, rank: int = 0, world_size: int = 1
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """uint8 (B, R, R, 3) images and masks of step `step`'s batch, on the device."""
+        return self.take(self.batch_positions(step, batch_size, seed, rank, world_size))
 
     def take(self, positions: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
         """The faces at `positions` (into this sampler's indices), uint8 on the device."""

@@ -216,6 +216,55 @@ def holdout_loss(
     return sum(per_side) / len(per_side)
 
 
+@dataclass
+class StepOutcome:
+    """Detached losses (scalars on the device) and the gradient norm of one step."""
+
+    source_loss: torch.Tensor
+    target_loss: torch.Tensor
+    grad_norm: torch.Tensor
+    source_parts: dict[str, torch.Tensor]
+    target_parts: dict[str, torch.Tensor]
+
+
+def training_step(
+    step_model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    loss_fn: FaceLoss,
+    augment_config: AugmentConfig,
+    source_faces: tuple[torch.Tensor, torch.Tensor],
+    target_faces: tuple[torch.Tensor, torch.Tensor],
+    generator: torch.Generator,
+    memory_format: torch.memory_format = torch.contiguous_format,
+    use_bf16: bool = False,
+    clip_grad_norm: float = 0.0,
+) -> StepOutcome:
+    """Augment both batches, run the model on them, compute both losses and the gradients
+    (clipped when `clip_grad_norm` > 0). The optimizer step is left to the caller, who first checks
+    that everything is finite. `source_faces` / `target_faces`: uint8 images and masks (B, R, R, 3)."""
+    source_batch = augment(*source_faces, augment_config, generator, color_reference=target_faces)
+    target_batch = augment(*target_faces, augment_config, generator)
+    device_type = source_batch.warped.device.type
+    with torch.autocast(device_type, dtype=torch.bfloat16, enabled=use_bf16):
+        source_image, source_mask, target_image, target_mask = step_model(
+            source_batch.warped.contiguous(memory_format=memory_format),
+            target_batch.warped.contiguous(memory_format=memory_format),
+        )
+        source_loss, source_parts = loss_fn(
+            source_image, source_mask, source_batch.target, source_batch.masks
+        )
+        target_loss, target_parts = loss_fn(
+            target_image, target_mask, target_batch.target, target_batch.masks
+        )
+    optimizer.zero_grad(set_to_none=True)
+    (source_loss + target_loss).backward()
+    parameters = [p for group in optimizer.param_groups for p in group["params"]]
+    grad_norm = torch.nn.utils.clip_grad_norm_(parameters, clip_grad_norm if clip_grad_norm > 0 else math.inf)
+    return StepOutcome(
+        source_loss.detach(), target_loss.detach(), grad_norm.detach(), source_parts, target_parts
+    )
+
+
 # --- the loop -------------------------------------------------------------------------------------
 def train(
     source_faceset: str | os.PathLike[str],
@@ -360,12 +409,12 @@ def train(
         preview_target = to_float_nchw(_faces_on(target, _preview_positions(target), device)[0])
         rows = min(len(preview_source), len(preview_target))
         preview_source, preview_target = preview_source[:rows], preview_target[:rows]
-        sample_generator = torch.Generator()
-        augment_generator = torch.Generator(device=device) if device.type == "cuda" else sample_generator
+        augment_generator = torch.Generator(device=device)
 
         # 5. The loop.
         start_step = state.step
-        deadline = started + train_config.minutes * 60 if train_config.minutes else None
+        loop_started = time.monotonic()
+        deadline = loop_started + train_config.minutes * 60 if train_config.minutes else None
         last_save = time.monotonic()
         run_seconds_before = state.elapsed_s
         stopped_by: StopReason = "already_done"
@@ -384,7 +433,7 @@ def train(
             nonlocal checkpoint, last_save, saved_step
             if state.step == saved_step:
                 return
-            state.elapsed_s = run_seconds_before + (time.monotonic() - started)
+            state.elapsed_s = run_seconds_before + (time.monotonic() - loop_started)
             state.losses = losses
             if is_main:
                 append_metrics(model_dir, pending_metrics)
@@ -428,49 +477,29 @@ def train(
                     signal_seen = stop.requested
                     time_is_up = deadline is not None and time.monotonic() >= deadline
                 if at_target or signal_seen or time_is_up:
-                    if state.step > start_step:
-                        stopped_by = "iterations" if at_target else "signal" if signal_seen else "minutes"
+                    stopped_by = "iterations" if at_target else "signal" if signal_seen else "minutes"
+                    if state.step == start_step and at_target:
+                        stopped_by = "already_done"
+                    elif state.step > start_step:
                         save(f"stopped by {stopped_by}")
                     break
 
-                # The learning rate and this step's random generators.
+                # The learning rate and this step's random draws (a function of the step: exact resume).
                 step_lr = learning_rate(train_config, state.step, state.lr_scale)
                 for group in optimizer.param_groups:
                     group["lr"] = step_lr
-                seed = _step_seed(train_config.seed, state.step, distributed.rank)
-                sample_generator.manual_seed(seed)
-                if augment_generator is not sample_generator:
-                    augment_generator.manual_seed(seed)
+                augment_generator.manual_seed(_step_seed(train_config.seed, state.step, distributed.rank))
+                where = (state.step, state.batch_size)
+                ranks = (distributed.rank, distributed.world_size)
 
                 try:
-                    # Batch and augmentation (on the training device).
-                    source_images, source_masks = source_sampler.sample(state.batch_size, sample_generator)
-                    target_images, target_masks = target_sampler.sample(state.batch_size, sample_generator)
-                    source_batch = augment(
-                        source_images,
-                        source_masks,
-                        augment_config,
-                        augment_generator,
-                        color_reference=(target_images, target_masks),
-                    )
-                    target_batch = augment(target_images, target_masks, augment_config, augment_generator)
-
-                    # Forward, loss, backward.
-                    with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_bf16):
-                        source_image, source_mask, target_image, target_mask = step_model(
-                            source_batch.warped.contiguous(memory_format=memory_format),
-                            target_batch.warped.contiguous(memory_format=memory_format),
-                        )
-                        source_loss, source_parts = loss_fn(
-                            source_image, source_mask, source_batch.target, source_batch.masks
-                        )
-                        target_loss, target_parts = loss_fn(
-                            target_image, target_mask, target_batch.target, target_batch.masks
-                        )
-                    optimizer.zero_grad(set_to_none=True)
-                    (source_loss + target_loss).backward()
-                    max_norm = train_config.clip_grad_norm if train_config.clip_grad_norm > 0 else math.inf
-                    grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm)
+                    # Batch, augmentation, forward, loss and backward (all on the training device).
+                    source_faces = source_sampler.sample(*where, 2 * train_config.seed, *ranks)
+                    target_faces = target_sampler.sample(*where, 2 * train_config.seed + 1, *ranks)
+                    outcome = training_step(
+                        step_model, optimizer, loss_fn, augment_config, source_faces, target_faces,
+                        augment_generator, memory_format, use_bf16, train_config.clip_grad_norm,
+                    )  # fmt: skip
                 except torch.OutOfMemoryError:
                     optimizer.zero_grad(set_to_none=True)
                     _release_memory(device)
@@ -487,7 +516,7 @@ def train(
                     continue
 
                 # One transfer per step: losses and gradient norm (and, across ranks, the stop flags).
-                values = torch.stack([source_loss.detach(), target_loss.detach(), grad_norm.detach()]).float()
+                values = torch.stack([outcome.source_loss, outcome.target_loss, outcome.grad_norm]).float()
                 if distributed.enabled:
                     out_of_time = deadline is not None and time.monotonic() >= deadline
                     flags = torch.tensor([float(stop.requested), float(out_of_time)], device=values.device)
@@ -506,7 +535,7 @@ def train(
                 else:
                     optimizer.zero_grad(set_to_none=True)
                     nonfinite_in_a_row += 1
-                    logger.warning("step %d: loss or gradient is not finite; step skipped", state.step)
+                    logger.warning("step %d: loss or gradient is not finite; step skipped", state.step + 1)
                     if nonfinite_in_a_row >= train_config.nan_patience:
                         checkpoint = latest_checkpoint(model_dir)
                         if checkpoint is None or rollbacks >= MAX_ROLLBACKS:
@@ -548,8 +577,8 @@ def train(
                         "batch_size": state.batch_size,
                         "grad_norm": norm_value,
                     }
-                    record.update({f"source_{k}": float(v) for k, v in source_parts.items()})
-                    record.update({f"target_{k}": float(v) for k, v in target_parts.items()})
+                    record.update({f"source_{k}": float(v) for k, v in outcome.source_parts.items()})
+                    record.update({f"target_{k}": float(v) for k, v in outcome.target_parts.items()})
                     pending_metrics.append(record)
                     if is_main:
                         append_metrics(model_dir, pending_metrics)
@@ -566,7 +595,7 @@ def train(
                     train_config.save_every_steps and state.step % train_config.save_every_steps == 0
                 )
                 due_by_time = time.monotonic() - last_save >= train_config.save_every_min * 60
-                if due_by_steps or due_by_time:
+                if (due_by_steps or due_by_time) and nonfinite_in_a_row == 0:  # never save mid-streak
                     save("scheduled")
 
         if is_main and stopped_by != "already_done" and train_config.preview_every:
@@ -617,4 +646,12 @@ def _time_left(config: TrainConfig, step: int, seconds_per_step: float, deadline
     return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"
 
 
-__all__ = ["TrainResult", "holdout_loss", "learning_rate", "resolve_config", "train"]
+__all__ = [
+    "StepOutcome",
+    "TrainResult",
+    "holdout_loss",
+    "learning_rate",
+    "resolve_config",
+    "train",
+    "training_step",
+]

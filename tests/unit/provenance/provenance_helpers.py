@@ -70,7 +70,9 @@ def psnr_db(reference: np.ndarray, test: np.ndarray, mask: np.ndarray | None = N
 def write_marked_video(
     source: Path, output: Path, payload: int, frames: int | None = None, crf: int = 18
 ) -> list[np.ndarray]:
-    """Write `source` (or its first `frames` frames) marked, tagged, with its audio; returns the marked frames."""
+    """Write `source` (or its first `frames` frames) marked and tagged, with its audio.
+
+    Returns the marked frames (before encoding)."""
     images = [frame.image for frame in read_frames(source)][:frames]
     height, width = images[0].shape[:2]
     marker = Watermarker(width, height, payload)

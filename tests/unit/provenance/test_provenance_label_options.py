@@ -80,3 +80,10 @@ def test_report_entry_records_no_provenance() -> None:
     )
     assert signed["marks"] == ["c2pa", "watermark", "metadata"]
     assert signed["watermark_payload"] == "f7000001" and signed["c2pa"]["self_signed"]
+
+
+def test_label_longer_than_a_small_frame_is_clipped() -> None:
+    frame = np.zeros((30, 40, 3), dtype=np.uint8)
+    for corner in ("top-left", "bottom-right"):
+        out = LabelPainter(40, 30, "A VERY LONG LABEL THAT DOES NOT FIT", corner, 1.0).apply(frame)  # type: ignore[arg-type]
+        assert out.shape == frame.shape and out.max() > 0
