@@ -11,15 +11,16 @@ and the model alone (faces/s at batch 16). Each is run `--repeat` times,
 interleaved, and the fastest run counts (on a shared machine, the least disturbed one). Ratios to the
 floor are what to compare across machines.
 
-Colours (`--colors`): for the GRID pairs bbaf2n->lbbc2a, sbwe5n->lbax4n and lbbc2a->bbaf2n, the source
-person's own aligned face of the same frame number stands in for the model's rendering (a perfect
-model's output: the right identity, the source's colours). Each colour mode corrects it inside the
-target's face hull, the face is blended back, and we measure in CIE Lab:
+Colours (`--colors`): for the GRID pairs bbaf2n->lbbc2a, sbwe5n->lbax4n and lbbc2a->bbaf2n, the
+source person's own aligned face of the same frame number stands in for the model's rendering (a perfect
+model's output: the right identity, the source's colours); with `--model DIR`, the model's renderings of
+the target of the pair it was trained on. Each colour mode corrects the rendering inside the target's
+face hull, the face is blended back, and we measure in CIE Lab:
 
 - `seam dE`: in 8 sectors of a band just inside the blend edge (8 % of the face size wide), the
   distance between the mean colour of the output and of the original there (what shows as an edge);
 - `flicker`: mean frame-to-frame change of the face's mean colour beyond the target's own change;
-- `ms`: time per 128 px face.
+- `ms`: time per face (128 px, or the model's resolution).
 
 Memory (`--long-seconds S`): peak resident memory converting the GRID clip and the same clip looped
 to S seconds; flat memory means frames are streamed, not held.
@@ -266,8 +267,11 @@ def _lab(image: np.ndarray) -> np.ndarray:
 
 
 def measure_colour_pair(
-    source_faceset: Path, target_faceset: Path, target_video: Path
+    source_faceset: Path, target_faceset: Path, target_video: Path, predictor: Any = None
 ) -> dict[str, dict[str, float]]:
+    """Seam, flicker and time of every colour mode on one GRID pair. The rendering that is corrected is
+    the source person's own face of the same frame, or with `predictor` the model's rendering of the
+    target face (what conversion corrects)."""
     import cv2
 
     from facetransfer.convert.blend import PasteOptions, compose_mask, paste_face
@@ -278,7 +282,7 @@ def measure_colour_pair(
     from facetransfer.masks import erode_or_dilate
     from facetransfer.media import read_frames
 
-    resolution = 128
+    resolution = predictor.resolution if predictor is not None else 128
     source, target = open_faceset(source_faceset), open_faceset(target_faceset)
     source_records = {record.frame_index: record for record in source.records}
     target_records = {record.frame_index: record for record in target.records}
@@ -289,13 +293,16 @@ def measure_colour_pair(
     for frame in read_frames(target_video):
         if frame.index not in source_records or frame.index not in target_records:
             continue
-        rendering = cv2.resize(
-            source.read_crop(source_records[frame.index]),
-            (resolution, resolution),
-            interpolation=cv2.INTER_AREA,
-        )
-        rendering_float = rendering.astype(np.float32) / 255.0
         face = crop_face(frame.image, target_records[frame.index].landmarks_frame, resolution, "full")
+        if predictor is not None:
+            rendering_float = predictor.predict(face.crop[None])[0][0]
+        else:
+            rendering = cv2.resize(
+                source.read_crop(source_records[frame.index]),
+                (resolution, resolution),
+                interpolation=cv2.INTER_AREA,
+            )
+            rendering_float = rendering.astype(np.float32) / 255.0
         mask = compose_mask("hull", face.landmarks_crop, None, resolution)
         target_float = face.crop.astype(np.float32) / 255.0
         size = face_size_px(face.landmarks_frame)
@@ -350,19 +357,31 @@ def measure_colour_pair(
     return report
 
 
-def measure_colours(data: Path, work: Path, facesets: Path | None) -> dict[str, Any]:
+def measure_colours(
+    data: Path, work: Path, facesets: Path | None, model: Path | None = None
+) -> dict[str, Any]:
+    """All pairs with the source's own faces as renderings; with `model`, only the pair it was trained
+    on (its data's source and target names), with its renderings."""
+    from facetransfer.convert.predictor import load_predictor
     from facetransfer.extract import ExtractConfig, extract_faceset
 
     folder = facesets or work
     results: dict[str, Any] = {}
-    for source, target in COLOR_PAIRS:
+    predictor = load_predictor(model, "cpu") if model is not None else None
+    pairs: tuple[tuple[str, str], ...] = COLOR_PAIRS
+    if model is not None:
+        from facetransfer.train.checkpoint import read_config
+
+        data_config = read_config(model).data
+        pairs = ((Path(data_config["source"]).name, Path(data_config["target"]).name),)
+    for source, target in pairs:
         for name in (source, target):
             if not (folder / name / "faceset.json").is_file():
                 extract_faceset(
                     [data / f"video/grid/{name}.mpg"], folder / name, ExtractConfig(crop_size=128)
                 )
         results[f"{source}->{target}"] = measure_colour_pair(
-            folder / source, folder / target, data / f"video/grid/{target}.mpg"
+            folder / source, folder / target, data / f"video/grid/{target}.mpg", predictor
         )
     modes = next(iter(results.values())).keys()
     results["mean"] = {
@@ -414,15 +433,20 @@ def measure_output_jitter(data: Path, model: Path, work: Path) -> dict[str, Any]
 
 
 def contact_sheet(
-    data: Path, model: Path, work: Path, sheet: Path, frames: tuple[int, ...] = (8, 30, 52, 70)
+    data: Path,
+    model: Path,
+    work: Path,
+    sheet: Path,
+    target_name: str = "lbbc2a",
+    frames: tuple[int, ...] = (8, 30, 52, 70),
 ) -> Path:
-    """original | swapped | blend mask, one row per frame, of lbbc2a converted with `model`."""
+    """original | swapped | blend mask, one row per frame, of a GRID clip converted with `model`."""
     import av
     import cv2
 
     from facetransfer.convert.pipeline import ConvertConfig, convert_video
 
-    target = data / "video/grid/lbbc2a.mpg"
+    target = data / f"video/grid/{target_name}.mpg"
     output, mask = work / "sheet.mp4", work / "sheet_mask.mp4"
     convert_video(target, model, output, ConvertConfig(mask_video=str(mask), crf=12))
 
@@ -490,6 +514,9 @@ def main() -> int:
     parser.add_argument(
         "--jitter", action="store_true", help="measure jitter in outputs converted with --model"
     )
+    parser.add_argument(
+        "--sheet-target", default="lbbc2a", help="GRID clip the sheet converts (default lbbc2a)"
+    )
     parser.add_argument("--repeat", type=int, default=3, help="runs per speed measurement; the best counts")
     parser.add_argument(
         "--long-seconds", type=float, default=0.0, help="also convert GRID looped to this long"
@@ -516,7 +543,9 @@ def main() -> int:
         if args.sheet:
             if args.model is None:
                 parser.error("--sheet needs --model (a trained model folder)")
-            results = {"sheet": str(contact_sheet(args.data, args.model, work, args.sheet))}
+            results = {
+                "sheet": str(contact_sheet(args.data, args.model, work, args.sheet, args.sheet_target))
+            }
             print(results["sheet"])
         elif args.jitter:
             if args.model is None:
@@ -524,7 +553,7 @@ def main() -> int:
             results = measure_output_jitter(args.data, args.model, work)
             print(json.dumps(results, indent=2))
         elif args.colors:
-            results = measure_colours(args.data, work, args.facesets)
+            results = measure_colours(args.data, work, args.facesets, args.model)
             _print_colours(results)
         else:
             model = args.model or _untrained_model(work / "model", args.model_preset)
@@ -533,9 +562,7 @@ def main() -> int:
             if args.long_seconds:
                 results["memory"] = measure_memory(args.data, model, work, (3.0, args.long_seconds))
                 for length, run in results["memory"].items():
-                    print(
-                        f"looped GRID, {length}: {run['frames']} frames, peak {run['peak_rss_mb']:.0f} MB"
-                    )
+                    print(f"looped GRID, {length}: {run['frames']} frames, peak {run['peak_rss_mb']:.0f} MB")
     if args.json:
         args.json.write_text(json.dumps({**header, "results": results}, indent=2) + "\n")
     return 0

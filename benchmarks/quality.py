@@ -46,6 +46,8 @@ class PairResult:
     target: str
     preset: str
     iterations: int
+    model: str
+    parameters: int
     extract_s: float
     train_s: float
     convert_s: float
@@ -148,6 +150,8 @@ def run_pair(
         target=target,
         preset=preset,
         iterations=iterations,
+        model=f"{trained.get('model')} {trained.get('resolution')} px",
+        parameters=int(trained.get("parameters") or 0),
         extract_s=round(extract_s, 1),
         train_s=round(train_s, 1),
         convert_s=round(convert_s, 1),
@@ -195,15 +199,16 @@ def _cell(value: float | None, spec: str) -> str:
 
 
 HEADER = (
-    "| pair | preset | iterations | train s | source retrieval | id dist to source | id dist to target "
-    "| pose err deg | expression err | flicker excess | seam dE | faces missing |"
+    "| pair | preset | model | iterations | train s | source retrieval | id dist to source "
+    "| id dist to target | pose err deg | expression err | flicker excess | seam dE | faces missing |"
 )
-RULE = "|---|---|---|---|---|---|---|---|---|---|---|---|"
+RULE = "|---|---|---|---|---|---|---|---|---|---|---|---|---|"
 
 
 def table_row(row: PairResult) -> str:
     return (
-        f"| {row.source} -> {row.target} | {row.preset} | {row.iterations} | {row.train_s:.0f} "
+        f"| {row.source} -> {row.target} | {row.preset} | {row.model}, {row.parameters / 1e6:.2f} M "
+        f"| {row.iterations} | {row.train_s:.0f} "
         f"| {_cell(row.source_retrieval, '.0%')} | {_cell(row.identity_to_source, '.3f')} "
         f"| {_cell(row.identity_to_target, '.3f')} | {_cell(row.pose_error_deg, '.2f')} "
         f"| {_cell(row.expression_error, '.4f')} | {_cell(row.flicker_excess, '.2f')} "

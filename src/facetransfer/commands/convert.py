@@ -9,6 +9,7 @@ from typing import Any
 
 from facetransfer.convert.blend import BLEND_MODES, MASK_KINDS
 from facetransfer.convert.color import COLOR_MODES, DEFAULT_COLOR_MODE
+from facetransfer.extract.detectors import DETECTORS
 
 
 def register(subparsers: Any) -> None:
@@ -38,7 +39,10 @@ def register(subparsers: Any) -> None:
         "--all-faces", action="store_true", help="swap every face, not only the target person's"
     )
     faces.add_argument(
-        "--detector", default="mediapipe", help="detector for extraction on the fly (default mediapipe)"
+        "--detector",
+        choices=sorted(DETECTORS),
+        default="mediapipe",
+        help="detector for extraction on the fly",
     )
     faces.add_argument(
         "--smooth",

@@ -101,12 +101,26 @@ def register(subparsers: Any) -> None:
         "--bottleneck-width", type=int, default=None, metavar="N", help="width of the shared code"
     )
     arch.add_argument(
-        "--encoder-width", type=int, default=None, metavar="N", help="encoder channels (first stage)"
+        "--encoder-width",
+        type=int,
+        default=None,
+        metavar="N",
+        help="encoder channels: its stages are 1, 2, 4, 8 times this",
     )
     arch.add_argument(
-        "--decoder-width", type=int, default=None, metavar="N", help="decoder channels (last stage/2)"
+        "--decoder-width",
+        type=int,
+        default=None,
+        metavar="N",
+        help="decoder channels: its stages are 8, 4, 2 times this",
     )
-    arch.add_argument("--mask-width", type=int, default=None, metavar="N", help="mask decoder channels")
+    arch.add_argument(
+        "--mask-width",
+        type=int,
+        default=None,
+        metavar="N",
+        help="mask decoder channels: its stages are 8, 4, 2 times this",
+    )
     arch.add_argument(
         "--pixel-norm",
         action=argparse.BooleanOptionalAction,

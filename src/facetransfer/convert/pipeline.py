@@ -289,9 +289,14 @@ def _run_stages(
         pass
     except BaseException as error:
         stages.fail(error)
-    for worker in workers:
-        while worker.is_alive():
-            worker.join(timeout=0.2)
+    while True:  # wait for every stage; a Ctrl-C meanwhile stops them first, then we wait again
+        try:
+            for worker in workers:
+                while worker.is_alive():
+                    worker.join(timeout=0.2)
+            break
+        except BaseException as error:
+            stages.fail(error)
     if stages.error is not None:
         raise stages.error
     return counts["frames"], counts["frames_swapped"], counts["faces_swapped"], dict(stages.busy_s)
@@ -321,7 +326,7 @@ def _predict_loop(
                 continue
         if faces:
             started = time.perf_counter()
-            crops = np.stack([face.crop for work in pending for face in work.faces])
+            crops = np.stack([face.crop for waiting in pending for face in waiting.faces])
             renderings: list[np.ndarray] = []
             masks: list[np.ndarray] = []
             for start in range(0, len(crops), batch_size):

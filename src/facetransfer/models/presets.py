@@ -145,9 +145,11 @@ PRESETS: dict[str, Preset] = {
         ),
         Preset(
             "cpu",
-            "2 CPU cores, about an hour to a recognisable face: df, 96 px, narrow, depth-to-space",
+            "a few CPU cores, about an hour to a recognisable face: df, 96 px, narrow, depth-to-space",
             ModelConfig("df", 96, bottleneck_width=128, encoder_width=32, decoder_width=32, mask_width=12),
-            TrainConfig(batch_size=8, learning_rate=2e-4, preview_every=200, save_every_min=10.0),
+            TrainConfig(
+                batch_size=4, learning_rate=5e-4, warmup_steps=100, preview_every=100, save_every_min=10.0
+            ),
         ),
         Preset(
             "gpu128",
@@ -157,8 +159,8 @@ PRESETS: dict[str, Preset] = {
         ),
         Preset(
             "gpu256",
-            "liae, 256 px, bottleneck 512, encoder 80, decoder 80, mask 24; a 24 GB card or more",
-            ModelConfig("liae", 256, bottleneck_width=512, encoder_width=80, decoder_width=80, mask_width=24),
+            "DeepFaceLab's default widths at 256 px (liae, two DSSIM scales); a 16 GB card or more",
+            ModelConfig("liae", 256, bottleneck_width=256, encoder_width=64, decoder_width=64, mask_width=22),
             TrainConfig(batch_size=8, learning_rate=5e-5, preview_every=500, save_every_min=15.0),
         ),
     )
@@ -172,5 +174,8 @@ def get_preset(name: str) -> Preset:
 
 
 def with_options(config: Any, **changes: Any) -> Any:
-    """A copy of a frozen config dataclass with `changes` (keys with value None are ignored)."""
+    """A copy of a frozen config dataclass with `changes` (keys with value None are ignored);
+    `ConfigError` for a key the dataclass does not have."""
+    what = "model" if isinstance(config, ModelConfig) else "train"
+    _known(type(config), changes, what)
     return replace(config, **{key: value for key, value in changes.items() if value is not None})

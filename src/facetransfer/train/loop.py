@@ -103,6 +103,7 @@ def resolve_config(
     train_changes = {key: value for key, value in (train_options or {}).items() if value is not None}
     if is_model_dir(model_dir):
         saved = read_config(model_dir)
+        with_options(saved.model, **model_changes)  # unknown option names are errors here too
         wanted: dict[str, Any] = dict(model_changes)
         if preset is not None:
             wanted = {**get_preset(preset).model.to_json(), **model_changes}
@@ -286,8 +287,10 @@ def train(
     try:
         # 1. The model folder: resume when it holds a model, else start one.
         resuming = is_model_dir(model_dir)
+        saved_coverage = None
         if resuming:
             saved = read_config(model_dir)
+            saved_coverage = saved.data.get("coverage")
             if saved.model != config.model:
                 saved_architecture = describe_architecture(saved.model.name, saved.model.options())
                 asked_architecture = describe_architecture(config.model.name, config.model.options())
@@ -318,9 +321,9 @@ def train(
                 f"the source faceset covers {source.coverage!r} and the target {target.coverage!r}; "
                 "extract both with the same --coverage"
             )
-        if resuming and config.data.get("coverage") not in (None, source.coverage):
+        if saved_coverage not in (None, source.coverage):
             raise ConfigError(
-                f"{model_dir}: the model learned {config.data['coverage']!r} crops but these facesets are "
+                f"{model_dir}: the model learned {saved_coverage!r} crops but these facesets are "
                 f"{source.coverage!r}; use facesets of the same coverage"
             )
         source_sampler = FaceSampler(source, source.train_indices, device)
@@ -381,8 +384,7 @@ def train(
         autocast_dtype = torch.bfloat16 if use_bf16 else None
         if device.type == "cuda":
             torch.backends.cudnn.benchmark = True
-            torch.backends.cuda.matmul.allow_tf32 = True
-            torch.backends.cudnn.allow_tf32 = True
+            torch.set_float32_matmul_precision("high")  # TF32 for what autocast leaves in float32
         step_model: torch.nn.Module = distributed.wrap(model, device)
         if train_config.compile:
             step_model = torch.compile(step_model)  # type: ignore[assignment]

@@ -125,6 +125,13 @@ class FaceLoss:
         image, target: (N, 3, R, R) in [0, 1]; mask: (N, 1, R, R) predicted mask in [0, 1];
         masks: (N, 3, R, R) landmark masks of the target: face hull, eyes, mouth.
         """
+        # float32 throughout, even inside a bf16 autocast region (see the module docstring)
+        with torch.autocast(image.device.type, enabled=False):
+            return self._compute(image, mask, target, masks)
+
+    def _compute(
+        self, image: torch.Tensor, mask: torch.Tensor, target: torch.Tensor, masks: torch.Tensor
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         weights = self.weights
         image = image.float()
         mask = mask.float()

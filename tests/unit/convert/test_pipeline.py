@@ -256,7 +256,10 @@ def test_output_equal_to_input_or_unwritable_is_refused(synthetic_target, tiny_m
         )
 
 
-def test_a_failure_midway_leaves_nothing(synthetic_target, tiny_model_dir, tmp_path, monkeypatch) -> None:
+@pytest.mark.parametrize("failure", [RuntimeError, KeyboardInterrupt])
+def test_a_failure_midway_leaves_nothing(
+    synthetic_target, tiny_model_dir, tmp_path, monkeypatch, failure
+) -> None:
     video, faceset = synthetic_target
     calls = {"n": 0}
     original = Predictor.predict
@@ -264,14 +267,14 @@ def test_a_failure_midway_leaves_nothing(synthetic_target, tiny_model_dir, tmp_p
     def failing(self, crops):
         calls["n"] += 1
         if calls["n"] > 1:
-            raise RuntimeError("simulated out-of-memory")
+            raise failure("simulated out-of-memory")
         return original(self, crops)
 
     monkeypatch.setattr(Predictor, "predict", failing)
     config = ConvertConfig(
         faceset=str(faceset), batch_size=2, mask_video=str(tmp_path / "m.mp4"), frames_dir=str(tmp_path / "f")
     )
-    with pytest.raises(RuntimeError, match="simulated"):
+    with pytest.raises(failure):
         convert_video(video, tiny_model_dir, tmp_path / "out.mp4", config)
     assert sorted(os.listdir(tmp_path)) == []
 

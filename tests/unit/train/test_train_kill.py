@@ -90,7 +90,7 @@ def test_kill_9_never_corrupts_the_model_and_resume_only_goes_forward(
     steps_seen: list[int] = []
     killed_during_save = 0
     logs: list[Path] = []
-    for attempt in range(6):
+    for attempt in range(5):
         log = tmp_path / f"run{attempt}.log"
         logs.append(log)
         with log.open("wb") as stderr:
@@ -99,21 +99,20 @@ def test_kill_9_never_corrupts_the_model_and_resume_only_goes_forward(
                 env=environment(),
             )  # fmt: skip
             if attempt == 0:
-                time.sleep(rng.uniform(0.5, 3.0))  # during start-up or loading
+                time.sleep(rng.uniform(0.5, 2.5))  # during start-up or loading
             else:
                 assert wait_for_training(model_dir, steps_seen[-1], process, timeout_s=90)
                 if attempt % 2 == 1:
                     killed_during_save += wait_for_a_save_in_progress(model_dir, process, timeout_s=60)
                 else:
-                    time.sleep(rng.uniform(0.5, 3.5))  # while training, previewing or saving
+                    time.sleep(rng.uniform(0.3, 2.0))  # while training, previewing or saving
             process.kill()
             process.wait()
         step = assert_sound(model_dir)
         assert not steps_seen or step >= steps_seen[-1], f"step went back from {steps_seen[-1]} to {step}"
         steps_seen.append(step)
-    print("steps after each kill", steps_seen)
     assert killed_during_save >= 2, steps_seen
-    assert steps_seen[-1] > 0, f"no save after step 0 in six runs: {steps_seen}"
+    assert steps_seen[-1] > 0, f"no save after step 0 in five runs: {steps_seen}"
     # Each restart announced the step of the last complete save before it.
     for log, expected in zip(logs[1:], steps_seen[:-1], strict=True):
         text = log.read_text(errors="replace")

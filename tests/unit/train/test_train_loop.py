@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import signal
 from collections.abc import Iterator
@@ -14,6 +15,7 @@ from typing import Any, ClassVar
 
 import pytest
 import torch
+from train_fixtures import write_test_faceset
 
 from facetransfer.errors import ConfigError
 from facetransfer.models import MODELS, ModelConfig, get_preset, register_model
@@ -21,6 +23,7 @@ from facetransfer.models.df import DFModel
 from facetransfer.train import RunConfig, load_model, resolve_config, train
 from facetransfer.train.checkpoint import read_metrics
 from facetransfer.train.data import load_faces
+from facetransfer.train.loop import learning_rate
 
 TINY = get_preset("tiny")
 QUIET = replace(
@@ -116,6 +119,13 @@ def test_a_folder_that_is_not_a_model_is_refused(face_pair: tuple[Path, Path], t
         train(*face_pair, tmp_path, run_config(iterations=1))
 
 
+def test_facesets_of_different_coverage_are_refused(face_pair: tuple[Path, Path], tmp_path: Path) -> None:
+    photos = sorted(p for p in face_pair[1].glob("crops/*.png"))
+    full = write_test_faceset(tmp_path / "full", photos, 64, coverage="full")
+    with pytest.raises(ConfigError, match="extract both with the same --coverage"):
+        train(face_pair[0], full, tmp_path / "model", run_config(iterations=1))
+
+
 @pytest.fixture
 def test_model() -> Iterator[type[DFModel]]:
     """A df model registered as `test_model` whose forward can misbehave on chosen calls."""
@@ -198,3 +208,29 @@ def test_the_time_limit_stops_and_saves(face_pair: tuple[Path, Path], tmp_path: 
     result = train(*face_pair, tmp_path / "model", run_config(minutes=0.0005))
     assert result.stopped_by == "minutes" and result.step >= 1
     assert saved_state(tmp_path / "model")["step"] == result.step
+
+
+def test_learning_rate_warms_up_linearly_and_follows_the_rollback_scale() -> None:
+    config = replace(QUIET, learning_rate=1e-3, warmup_steps=10)
+    assert learning_rate(config, 0) == pytest.approx(1e-4)
+    assert learning_rate(config, 9) == pytest.approx(1e-3)
+    assert learning_rate(config, 500, scale=0.25) == pytest.approx(2.5e-4)
+    assert learning_rate(replace(config, warmup_steps=0), 0) == pytest.approx(1e-3)
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_training_on_cuda_with_bf16_and_channels_last(face_pair: tuple[Path, Path], tmp_path: Path) -> None:
+    result = train(*face_pair, tmp_path / "model", run_config(iterations=6, device="cuda", preview_every=3))
+    assert result.step == 6 and all(math.isfinite(value) for value in result.losses.values())
+    model, _ = load_model(tmp_path / "model", device="cuda")
+    faces, _hull = face_tensors(face_pair[1])
+    with torch.no_grad():
+        image, mask = model.swap(faces.cuda())
+    assert image.shape == (8, 3, 64, 64) and mask.shape == (8, 1, 64, 64) and torch.isfinite(image).all()
+
+
+@pytest.mark.slow
+def test_compiled_training_runs(face_pair: tuple[Path, Path], tmp_path: Path) -> None:
+    result = train(*face_pair, tmp_path / "model", run_config(iterations=3, compile=True))
+    assert result.step == 3 and all(math.isfinite(value) for value in result.losses.values())

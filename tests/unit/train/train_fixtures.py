@@ -20,10 +20,10 @@ SOURCE_PERSON = "John_Salley"
 TARGET_PERSON = "John_Savage"
 
 
-def write_test_faceset(root: Path, photos: list[Path], crop_size: int) -> Path:
+def write_test_faceset(root: Path, photos: list[Path], crop_size: int, coverage: str = "face") -> Path:
     """A faceset in `root` holding `photos` resized to `crop_size`, with template landmarks."""
     writer = FacesetWriter(root)
-    landmarks = template_points(crop_size, "face")
+    landmarks = template_points(crop_size, coverage)  # type: ignore[arg-type]
     identity = np.array([[1, 0, 0], [0, 1, 0]], dtype=np.float32)
     for index, photo in enumerate(photos):
         image = cv2.imread(str(photo), cv2.IMREAD_COLOR)
@@ -53,7 +53,7 @@ def write_test_faceset(root: Path, photos: list[Path], crop_size: int) -> Path:
     writer.finish(
         FacesetManifest(
             crop_size=crop_size,
-            coverage="face",
+            coverage=coverage,
             template=TEMPLATE_NAME,
             detector="test",
             landmarker="template",
