@@ -10,6 +10,7 @@ from typing import Any
 from facetransfer.convert.blend import BLEND_MODES, MASK_KINDS
 from facetransfer.convert.color import COLOR_MODES, DEFAULT_COLOR_MODE
 from facetransfer.extract.detectors import DETECTORS
+from facetransfer.provenance.options import add_provenance_arguments
 
 
 def register(subparsers: Any) -> None:
@@ -130,6 +131,7 @@ def register(subparsers: Any) -> None:
     )
     out.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     out.add_argument("--json", action="store_true", help="print the summary as JSON")
+    add_provenance_arguments(parser)
     parser.set_defaults(func=run)
 
 
@@ -137,6 +139,7 @@ def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from facetransfer.convert.pipeline import ConvertConfig, convert_video
+    from facetransfer.provenance import config_from_args
 
     config = ConvertConfig(
         faceset=args.faceset,
@@ -161,6 +164,7 @@ def run(args: argparse.Namespace) -> int:
         mask_video=args.mask_video,
         detector=args.detector,
         overwrite=args.overwrite,
+        provenance=config_from_args(args),
     )
     bar: Any = None
 

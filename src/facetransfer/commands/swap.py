@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from facetransfer.errors import ConfigError
+from facetransfer.provenance.options import add_provenance_arguments, config_from_args
 
 CONFIG_SECTIONS = ("extract", "model", "train", "convert")
 
@@ -61,6 +62,7 @@ def register(subparsers: Any) -> None:
         metavar="FILE",
         help="TOML file with [extract], [model], [train], [convert] options",
     )
+    add_provenance_arguments(parser)
     parser.set_defaults(func=run)
 
 
@@ -85,6 +87,7 @@ def run(args: argparse.Namespace) -> int:
     if len(args.media) < 2:
         raise ConfigError("swap needs at least one SOURCE and a TARGET")
     sections = read_config_file(args.config) if args.config else {s: {} for s in CONFIG_SECTIONS}
+    sections["convert"]["provenance"] = config_from_args(args)
     config = SwapConfig(
         workdir=args.workdir,
         preset=args.preset,

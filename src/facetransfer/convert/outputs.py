@@ -3,6 +3,7 @@ the output (video, image or image folder), and optionally the mask video and the
 
 from __future__ import annotations
 
+import logging
 import os
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -16,6 +17,17 @@ from facetransfer.errors import ConfigError, FacetransferError, OutputExistsErro
 from facetransfer.fsutil import atomic_dir, atomic_path
 from facetransfer.media import IMAGE_EXTENSIONS, OUTPUT_FORMATS, Frame, MediaInfo, VideoWriter, list_images
 from facetransfer.media.writer import VideoCodec
+from facetransfer.provenance import (
+    LabelPainter,
+    ProvenanceConfig,
+    Watermarker,
+    can_sign,
+    container_metadata,
+    new_payload,
+    report_entry,
+    sign_file,
+    tag_image_file,
+)
 
 # A mask video of an image folder (which has no frame rate) is written at this rate.
 FOLDER_FPS = 25.0
@@ -23,6 +35,9 @@ FOLDER_FPS = 25.0
 
 class OutputError(FacetransferError):
     """The output cannot be written where it was asked for."""
+
+
+logger = logging.getLogger(__name__)
 
 
 def same_file(first: str | os.PathLike[str], second: str | os.PathLike[str]) -> bool:
@@ -110,9 +125,31 @@ class Outputs:
         mask_video: str | None = None,
         frames_dir: str | None = None,
         overwrite: bool = False,
+        provenance: ProvenanceConfig | None = None,
     ) -> None:
         self.kind = kind
         self.output = output
+        self.target = target
+        self.provenance = provenance or ProvenanceConfig()
+        self.payload: int | None = None
+        self.signing: dict[str, Any] | None = None
+        self.marker: Watermarker | None = None
+        self.label: LabelPainter | None = None
+        width, height = info.display_width, info.display_height
+        metadata: dict[str, str] | None = None
+        if self.provenance.enabled:
+            # every output frame carries the watermark (the face region alone is too small to read)
+            self.payload = new_payload()
+            self.marker = Watermarker(width, height, self.payload, self.provenance.watermark_strength)
+            metadata = container_metadata(self.payload)
+        if self.provenance.label:
+            self.label = LabelPainter(
+                width,
+                height,
+                self.provenance.label,
+                self.provenance.label_corner,
+                self.provenance.label_opacity,
+            )
         self.stack = ExitStack()
         self.video: VideoWriter | None = None
         self.mask_writer: VideoWriter | None = None
@@ -123,7 +160,7 @@ class Outputs:
         codec: dict[str, Any] = {"codec": encode.codec, "crf": encode.crf, "preset": encode.preset}
         try:
             if kind == "video":
-                self.video = VideoWriter.like(output, info, **codec)
+                self.video = VideoWriter.like(output, info, metadata=metadata, **codec)
             elif kind == "image":
                 self.image_path = self.stack.enter_context(atomic_path(output, suffix=output.suffix))
             else:
@@ -141,6 +178,10 @@ class Outputs:
             raise
 
     def write(self, frame: Frame, image: np.ndarray, alpha: np.ndarray | None) -> None:
+        if self.marker is not None:
+            image = self.marker.embed(image)
+        if self.label is not None:
+            image = self.label.apply(image)  # on top of the mark
         if self.video is not None:
             self.video.write(image, frame.timestamp_s)
         elif self.image_path is not None:
@@ -171,6 +212,18 @@ class Outputs:
         if self.mask_writer is not None:
             self.mask_writer.close()
         self.stack.close()  # renames the image, the folder and the frames folder into place
+        if self.provenance.enabled and self.kind in ("video", "image"):
+            if self.kind == "image":
+                tag_image_file(self.output, self.payload)
+            if can_sign(self.output):
+                self.signing = sign_file(self.output, self.target, self.provenance, payload=self.payload)
+            else:
+                logger.warning(
+                    "%s: C2PA cannot sign this format; the watermark and tags are there", self.output
+                )
+
+    def provenance_report(self) -> dict[str, Any]:
+        return report_entry(self.provenance, self.payload, self.signing)
 
     def abort(self, error: BaseException) -> None:
         for writer in (self.video, self.mask_writer):

@@ -50,6 +50,7 @@ from facetransfer.faceset import Faceset, open_faceset
 from facetransfer.media import OUTPUT_FORMATS, Frame, probe
 from facetransfer.media import read_frames as media_read_frames
 from facetransfer.media.writer import VideoCodec
+from facetransfer.provenance import ProvenanceConfig
 
 logger = logging.getLogger(__name__)
 
@@ -85,6 +86,7 @@ class ConvertConfig:
     cut_threshold: float = DEFAULT_CUT_THRESHOLD
     overwrite: bool = False
     queue_frames: int = 32
+    provenance: ProvenanceConfig = field(default_factory=ProvenanceConfig)
 
     def validate(self) -> None:
         checks: list[tuple[bool, str]] = [
@@ -141,6 +143,7 @@ class ConvertSummary:
     cuts: list[int] = field(default_factory=list)
     tracks_dropped_at_cuts: list[int] = field(default_factory=list)
     extras: list[str] = field(default_factory=list)
+    provenance: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -477,7 +480,15 @@ def convert_video(
     total = info.frame_count
     encode = EncodeOptions(codec=config.codec, crf=config.crf, preset=config.preset)
     outputs = Outputs(
-        target_path, info, output_path, kind, encode, config.mask_video, config.frames_dir, config.overwrite
+        target_path,
+        info,
+        output_path,
+        kind,
+        encode,
+        config.mask_video,
+        config.frames_dir,
+        config.overwrite,
+        config.provenance,
     )
     try:
         with _model_threads(predictor, config.model_threads):
@@ -515,6 +526,7 @@ def convert_video(
         cuts=scheduler.cut_frames,
         tracks_dropped_at_cuts=sorted(scheduler.dropped_tracks),
         extras=[str(extra) for extra in extras],
+        provenance=outputs.provenance_report(),
     )
     logger.info(
         "converted %d frames (%d with a swapped face) into %s at %.1f frames/s",

@@ -24,6 +24,14 @@ from facetransfer.faceset import open_faceset
 from facetransfer.faceset.io import is_faceset
 from facetransfer.fsutil import write_json_atomic
 from facetransfer.models.presets import ModelConfig, TrainConfig
+from facetransfer.provenance import (
+    ProvenanceConfig,
+    Watermarker,
+    can_sign,
+    container_metadata,
+    new_payload,
+    sign_file,
+)
 from facetransfer.swap.state import WorkState, file_identity, fingerprint
 from facetransfer.train.checkpoint import (
     PREVIEWS_DIR,
@@ -307,28 +315,34 @@ def _convert_stage(
         "frames": summary.frames,
         "frames_swapped": summary.frames_swapped,
         "fps": summary.fps,
+        "provenance": summary.provenance,
     }
     return StageReport("convert", False, round(time.perf_counter() - started, 2), details)
 
 
-def _compare_stage(state: WorkState, target: Path, result: Path, comparison: Path) -> StageReport:
+def _compare_stage(
+    state: WorkState, target: Path, result: Path, comparison: Path, provenance: ProvenanceConfig
+) -> StageReport:
     started = time.perf_counter()
     stage_fingerprint = fingerprint({"target": file_identity(target), "result": file_identity(result)})
     if state.is_done("compare", stage_fingerprint) and comparison.exists():
         return StageReport("compare", True, 0.0, {"output": str(comparison)})
-    write_comparison(target, result, comparison)
+    write_comparison(target, result, comparison, provenance)
     state.mark_done("compare", stage_fingerprint, output=str(comparison))
     return StageReport("compare", False, round(time.perf_counter() - started, 2), {"output": str(comparison)})
 
 
-def write_comparison(target: Path, result: Path, output: Path) -> None:
-    """A side-by-side video (target | result) with the target's audio, frame by frame."""
+def write_comparison(target: Path, result: Path, output: Path, provenance: ProvenanceConfig) -> None:
+    """A side-by-side video (target | result) with the target's audio, frame by frame; it carries the
+    same provenance marks as the result."""
     import numpy as np
 
     from facetransfer.media import VideoWriter, probe, read_frames
 
     info = probe(target)
     width, height = info.display_width, info.display_height
+    payload = new_payload() if provenance.enabled else None
+    marker = Watermarker(2 * width, height, payload, provenance.watermark_strength) if payload else None
     with VideoWriter(
         output,
         width=2 * width,
@@ -338,9 +352,13 @@ def write_comparison(target: Path, result: Path, output: Path) -> None:
         audio_from=target if info.has_audio else None,
         crf=20,
         preset="veryfast",
+        metadata=container_metadata(payload) if payload else None,
     ) as writer:
         for left, right in zip(read_frames(target), read_frames(result), strict=False):
-            writer.write(np.hstack([left.image, right.image]), timestamp_s=left.timestamp_s)
+            frame = np.hstack([left.image, right.image])
+            writer.write(marker.embed(frame) if marker else frame, timestamp_s=left.timestamp_s)
+    if payload and can_sign(output):
+        sign_file(output, target, provenance, payload=payload)
 
 
 def run_swap(
@@ -399,7 +417,8 @@ def run_swap(
     comparison = None
     if config.compare:
         comparison_path = output_path.with_name(f"{output_path.stem}.compare{output_path.suffix or '.mp4'}")
-        stages.append(_compare_stage(state, target_path, output_path, comparison_path))
+        provenance = config.convert.get("provenance") or ProvenanceConfig()
+        stages.append(_compare_stage(state, target_path, output_path, comparison_path, provenance))
         comparison = str(comparison_path)
     previews = model_dir / PREVIEWS_DIR
     report = SwapReport(
