@@ -26,8 +26,9 @@ Memory (`--long-seconds S`): peak resident memory converting the GRID clip and t
 to S seconds; flat memory means frames are streamed, not held.
 
 Jitter (`--jitter --model DIR`): lbbc2a converted with smoothing off, at 0.5 (default) and 0.8; for
-each, the crop-corner jitter of the raw and smoothed tracks that conversion reports, and the jitter of
-the face that extraction finds again in the output video (and in the input, for reference).
+each, the crop-corner jitter of the raw and smoothed tracks that conversion reports, the jitter of the
+face that extraction finds again in the output video, and the frame-to-frame shift of the middle of the
+face by phase correlation (and both for the input, for reference).
 
 Contact sheet (`--sheet PATH --model DIR`): original | swapped | blend mask for four frames of lbbc2a.
 
@@ -37,6 +38,7 @@ Usage: python benchmarks/convert.py [--model DIR] [--colors | --jitter | --sheet
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import platform
@@ -412,19 +414,61 @@ def _detected_jitter(video: Path, work: Path, resolution: int) -> dict[str, floa
     return {"motion": jitter(corners, sides, 1), "shiver": jitter(corners, sides, 2)}
 
 
+def _phase_jitter(video: Path, box: tuple[int, int, int, int], size: float) -> dict[str, float]:
+    """Jitter of the picture inside a fixed box (the middle of the face) from phase correlation of
+    consecutive frames: the shift s_t between frames t-1 and t, `motion` = mean |s_t|, `shiver` = mean
+    |s_t - s_t-1|, both over `size`. Independent of any landmark detector and its noise."""
+    import av
+    import cv2
+
+    x0, y0, x1, y1 = box
+    with av.open(str(video)) as container:
+        patches = [
+            cv2.cvtColor(frame.to_ndarray(format="rgb24"), cv2.COLOR_RGB2GRAY)[y0:y1, x0:x1].astype(
+                np.float32
+            )
+            for frame in container.decode(video=0)
+        ]
+    window = cv2.createHanningWindow((x1 - x0, y1 - y0), cv2.CV_32F)
+    shifts = np.array([cv2.phaseCorrelate(a, b, window)[0] for a, b in itertools.pairwise(patches)])
+    return {
+        "motion": float(np.linalg.norm(shifts, axis=1).mean() / size),
+        "shiver": float(np.linalg.norm(np.diff(shifts, axis=0), axis=1).mean() / size),
+    }
+
+
 def measure_output_jitter(data: Path, model: Path, work: Path) -> dict[str, Any]:
-    """lbbc2a converted with smoothing off and at the default strength; the jitter of the crop that the
-    swapped face follows (from the conversion) and of the face found again in each output."""
+    """lbbc2a converted with smoothing off and at 0.5 and 0.8: the jitter of the crop that the swapped
+    face follows (from the conversion), of the face found again in each output by extraction, and of the
+    middle of the face by phase correlation (the input's own values for reference)."""
     from facetransfer.convert.pipeline import ConvertConfig, convert_video
+    from facetransfer.extract import ExtractConfig, extract_faceset
+    from facetransfer.faceset import open_faceset
 
     target = data / "video/grid/lbbc2a.mpg"
-    results: dict[str, Any] = {"input_detected": _detected_jitter(target, work, 128)}
+    faceset = work / "faceset_jitter"
+    extract_faceset([target], faceset, ExtractConfig(crop_size=128))
+    landmarks = np.stack([record.landmarks_frame for record in open_faceset(faceset).records])
+    (left, top), (right, bottom) = np.median(landmarks.min(1), 0), np.median(landmarks.max(1), 0)
+    width, height = right - left, bottom - top
+    box = (
+        int(left + 0.2 * width),
+        int(top + 0.25 * height),
+        int(right - 0.2 * width),
+        int(bottom - 0.15 * height),
+    )
+    results: dict[str, Any] = {
+        "input": {"detected": _detected_jitter(target, work, 128), "phase": _phase_jitter(target, box, width)}
+    }
     for smooth in (0.0, 0.5, 0.8):
         output = work / f"smooth_{smooth}.mp4"
-        summary = convert_video(target, model, output, ConvertConfig(smooth=smooth, crf=12))
+        summary = convert_video(
+            target, model, output, ConvertConfig(faceset=str(faceset), smooth=smooth, crf=12)
+        )
         results[f"smooth_{smooth}"] = {
             "planned": summary.jitter,
-            "output_detected": _detected_jitter(output, work, 128),
+            "detected": _detected_jitter(output, work, 128),
+            "phase": _phase_jitter(output, box, width),
         }
     return results
 

@@ -41,9 +41,7 @@ def test_large_facesets_are_memory_mapped_with_the_same_contents(
     assert not mapped.images.flags.writeable
     np.testing.assert_array_equal(np.asarray(mapped.images), in_memory.images)
     np.testing.assert_array_equal(np.asarray(mapped.masks), in_memory.masks)
-    images, masks = FaceSampler(mapped, mapped.train_indices, torch.device("cpu")).sample(
-        4, torch.Generator()
-    )
+    images, masks = FaceSampler(mapped, mapped.train_indices, torch.device("cpu")).sample(0, 4, seed=0)
     assert images.shape == (4, 64, 64, 3) and images.dtype == torch.uint8 and masks.shape == (4, 64, 64, 3)
 
 
@@ -63,3 +61,21 @@ def test_an_empty_faceset_is_a_clear_error(tmp_path: Path) -> None:
     empty = write_test_faceset(tmp_path / "empty", [], 64)
     with pytest.raises(FacesetError, match="has no faces"):
         load_faces(empty, 64)
+
+
+def test_batches_visit_every_face_once_per_epoch_and_ranks_take_different_faces(
+    make_faceset: FacesetFactory,
+) -> None:
+    data = load_faces(make_faceset(SOURCE_PERSON, 8, 64), 64, holdout_fraction=0.0)
+    sampler = FaceSampler(data, data.train_indices, torch.device("cpu"))
+    epoch = np.concatenate([sampler.batch_positions(step, 3, seed=5) for step in range(8)])  # 24 = 3 epochs
+    for start in range(0, 24, 8):
+        assert sorted(epoch[start : start + 8]) == list(range(8))
+    assert not np.array_equal(epoch[:8], epoch[8:16])  # a new order each epoch
+    np.testing.assert_array_equal(sampler.batch_positions(4, 3, seed=5), epoch[12:15])  # a pure function
+    rank0 = sampler.batch_positions(0, 4, seed=5, rank=0, world_size=2)
+    rank1 = sampler.batch_positions(0, 4, seed=5, rank=1, world_size=2)
+    assert sorted([*rank0, *rank1]) == list(range(8))
+    images, masks = sampler.sample(0, 4, seed=5)
+    assert masks.shape == images.shape
+    np.testing.assert_array_equal(images.numpy(), data.images[sampler.batch_positions(0, 4, seed=5)])
