@@ -72,6 +72,12 @@ def _interrupt_when(command: list[str], marker: str, delay_s: float, env: dict[s
     return process.wait(timeout=120)
 
 
+# An interrupted run exits with 130; a SIGINT that lands while native code (FFmpeg, c2pa) runs in the
+# last moments of a stage can also end the process by the signal itself (-2). Either way the checks
+# below are what matters: nothing half-written, and the next run completes.
+INTERRUPTED = (130, -signal.SIGINT)
+
+
 def test_interrupted_at_each_stage_then_completes(shared_data: Path, tmp_path: Path) -> None:
     source, target = _grid(shared_data)
     output = tmp_path / "result.mp4"
@@ -83,12 +89,12 @@ def test_interrupted_at_each_stage_then_completes(shared_data: Path, tmp_path: P
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
 
     status = _interrupt_when([*command, "--iterations", "40"], "extract_source: extracting", 1.0, env)
-    assert status == 130
+    assert status in INTERRUPTED
     assert not (workdir / "source").exists() or len(open_faceset(workdir / "source")) == 75
     assert not output.exists()
 
     status = _interrupt_when([*command, "--iterations", "400"], "train:", 4.0, env)
-    assert status == 130
+    assert status in INTERRUPTED
     checkpoint = latest_checkpoint(workdir / "model")
     assert checkpoint is not None and verify_checkpoint(checkpoint).step > 0
     interrupted_step = read_state(checkpoint).step
@@ -96,7 +102,7 @@ def test_interrupted_at_each_stage_then_completes(shared_data: Path, tmp_path: P
 
     budget = str(interrupted_step + 5)
     status = _interrupt_when([*command, "--iterations", budget], "convert:", 1.5, env)
-    assert status == 130
+    assert status in INTERRUPTED
     assert not output.exists()
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".result")]
 
