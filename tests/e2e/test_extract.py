@@ -61,6 +61,8 @@ def test_multiface_cuts_keeps_the_performer(shared_data: Path, tmp_path: Path) -
     assert max(record.identity_distance or 0 for record in faceset.records) < 0.6
     frames = sorted(record.frame_index for record in faceset.records)
     assert frames[0] < 30 and frames[-1] > 150
+    # from frame 211 on the clip shows the audience (people in profile, in the dark): none is kept
+    assert frames[-1] < 211
 
 
 def test_identity_embeddings_separate_people(shared_data: Path) -> None:

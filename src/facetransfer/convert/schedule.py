@@ -4,7 +4,7 @@ The records (from the target's faceset, or from extraction on the fly) are known
 starts; the `FaceScheduler` hands out each frame's faces as the frames stream by, because two things
 can only be decided with the frame in hand:
 
-- a scene cut (`cuts.CutDetector`) restarts the smoothing of every track;
+- a scene cut (`extract.cuts.CutDetector`) restarts the smoothing of every track;
 - a track that continues across a cut is checked with an identity embedding, when only one person is
   swapped: if the face after the cut is not the face before it, the tracker linked two people, and the
   track is not swapped from the cut on.
@@ -20,11 +20,11 @@ from typing import Any
 
 import numpy as np
 
-from facetransfer.convert.cuts import DEFAULT_CUT_THRESHOLD, CutDetector
 from facetransfer.convert.recipe import FaceCrop, crop_face
 from facetransfer.convert.smoothing import TrackSmoother, jitter, track_corners
 from facetransfer.errors import ConfigError
 from facetransfer.extract.align import Coverage
+from facetransfer.extract.cuts import DEFAULT_CUT_THRESHOLD, CutDetector
 from facetransfer.faceset import FaceRecord, Faceset
 from facetransfer.media import Frame
 

@@ -42,6 +42,7 @@ from facetransfer.evaluate.results import (
     WorstFrame,
 )
 from facetransfer.evaluate.seam import measure_seam
+from facetransfer.extract.cuts import CutDetector
 from facetransfer.extract.detectors import Detection, create_detector
 from facetransfer.extract.identity import (
     IdentityEmbedder,
@@ -50,7 +51,6 @@ from facetransfer.extract.identity import (
 )
 from facetransfer.extract.landmarker import MeshLandmarker, landmarks_bbox
 from facetransfer.extract.pipeline import FaceFinder
-from facetransfer.extract.tracking import CutDetector
 from facetransfer.media import probe, read_frames
 
 logger = logging.getLogger(__name__)

@@ -23,6 +23,7 @@ import numpy as np
 from facetransfer import __version__
 from facetransfer.errors import MediaError, NoFaceError, OutputExistsError
 from facetransfer.extract.align import TEMPLATE_NAME, Coverage, alignment_matrices, warp_to_crop
+from facetransfer.extract.cuts import CutDetector
 from facetransfer.extract.detectors import FaceDetector, create_detector
 from facetransfer.extract.identity import (
     SAME_PERSON_DISTANCE,
@@ -33,7 +34,7 @@ from facetransfer.extract.identity import (
 )
 from facetransfer.extract.landmarker import MeshLandmarker, landmarks_bbox
 from facetransfer.extract.pose import blur_score, head_pose
-from facetransfer.extract.tracking import CutDetector, Tracker, iou
+from facetransfer.extract.tracking import Tracker, iou
 from facetransfer.extract.verify import FaceVerifier
 from facetransfer.faceset.io import FacesetWriter, is_faceset
 from facetransfer.faceset.schema import FaceRecord, FacesetManifest
@@ -270,19 +271,38 @@ def _select_person(
         distance_of = dict(
             zip(track_ids, distance_matrix(embeddings, centre[None])[:, 0].tolist(), strict=True)
         )
+    yaw_of = {
+        track: float(np.median([abs(r.yaw_deg) for r in records if r.track_id == track]))
+        for track in track_ids
+    }
+    base = (
+        config.identity_threshold
+        if reference is not None
+        else min(config.identity_threshold, MAIN_PERSON_DISTANCE)
+    )
     kept = []
     for record in records:
         record.identity_id = int(label_of.get(record.track_id, -1))
         distance = distance_of.get(record.track_id)
         record.identity_distance = None if distance is None else round(float(distance), 4)
-        if config.all_faces:
-            kept.append(record)
-        elif reference is not None:
-            if distance is not None and distance < config.identity_threshold:
-                kept.append(record)
-        elif record.identity_id == 0:
+        same_person = distance is not None and distance < pose_aware_threshold(base, yaw_of[record.track_id])
+        if config.all_faces or same_person:
             kept.append(record)
     return kept
+
+
+# A track belongs to the main person when its embedding is this close to the person's mean: tighter
+# than the 0.6 that separates photos of different people, because the tracks of one video share light
+# and camera (the GRID and Hamilton performer tracks measure 0.1-0.35 from their person, audience
+# members 0.46-0.54).
+MAIN_PERSON_DISTANCE = 0.5
+
+
+def pose_aware_threshold(base: float, median_abs_yaw_deg: float) -> float:
+    """The distance under which a track counts as the person. Embeddings of turned faces are less
+    reliable (the ResNet was trained on near-frontal chips), so the threshold tightens by up to 0.15
+    between 30 and 45 degrees of yaw."""
+    return base - 0.15 * min(1.0, max(0.0, (median_abs_yaw_deg - 30.0) / 15.0))
 
 
 def extract_faceset(

@@ -1,12 +1,8 @@
-"""Linking faces across frames into tracks, and detecting scene cuts (pure functions and a small
-stateful tracker)."""
+"""Linking faces across frames into tracks (pure functions and a small stateful tracker)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-
-import cv2
-import numpy as np
 
 Box = tuple[float, float, float, float]
 
@@ -60,25 +56,3 @@ class Tracker:
 
     def reset(self) -> None:
         self.boxes, self.ids = [], []
-
-
-class CutDetector:
-    """Flags a scene cut when a small greyscale thumbnail of the frame changes by more than
-    `threshold` (mean absolute difference, 0-255) from the previous frame's."""
-
-    def __init__(self, threshold: float = 30.0) -> None:
-        self.threshold = threshold
-        self._previous: np.ndarray | None = None
-
-    def is_cut(self, image_rgb: np.ndarray) -> bool:
-        thumb = cv2.resize(
-            cv2.cvtColor(image_rgb, cv2.COLOR_RGB2GRAY), (32, 18), interpolation=cv2.INTER_AREA
-        )
-        thumb = thumb.astype(np.float32)
-        previous, self._previous = self._previous, thumb
-        if previous is None:
-            return False
-        return float(np.abs(thumb - previous).mean()) > self.threshold
-
-    def reset(self) -> None:
-        self._previous = None

@@ -1,7 +1,8 @@
 import numpy as np
 
+from facetransfer.extract.cuts import CutDetector
 from facetransfer.extract.identity import cluster, distance_matrix
-from facetransfer.extract.tracking import CutDetector, Tracker, iou, match_boxes
+from facetransfer.extract.tracking import Tracker, iou, match_boxes
 
 
 def test_iou_and_matching() -> None:

@@ -1,8 +1,9 @@
-"""Scene cuts, found while the frames stream through conversion.
+"""Scene cuts, found while frames stream through extraction, conversion and evaluation.
 
-At a cut the smoothing of every track restarts (a swapped face must not glide from one shot into the
-next), and a track that seems to continue across the cut is checked again, because the tracker may
-have linked two different people who stood in the same place in the two shots.
+At a cut every face track ends (extraction), and the smoothing of every track restarts (conversion:
+a swapped face must not glide from one shot into the next), and a track that seems to continue across
+the cut is checked again, because the tracker may have linked two different people who stood in the
+same place in the two shots.
 
 The test is the colour histogram: the share of pixels that changed hue/saturation/value bin between
 two frames (half the L1 distance of the normalised 8x4x4 HSV histograms of a 64x36 thumbnail). On the
@@ -46,3 +47,7 @@ class CutDetector:
         signature = colour_signature(image_rgb)
         previous, self._previous = self._previous, signature
         return previous is not None and signature_distance(previous, signature) > self.threshold
+
+    def reset(self) -> None:
+        """Forget the previous frame (a new input starts)."""
+        self._previous = None
