@@ -59,12 +59,15 @@ def loop_clip(clip: Path, minutes: float, out: Path) -> Path:
     return out
 
 
+# VmHWM (the peak resident set of this process image), not ru_maxrss: on Linux ru_maxrss carries
+# over the parent's peak across fork + exec.
 CHILD = """
-import resource, sys, time
+import sys, time
 from facetransfer.extract import ExtractConfig, extract_faceset
 started = time.perf_counter()
 summary = extract_faceset([sys.argv[1]], sys.argv[2], ExtractConfig(overwrite=True))
-print(summary.frames, time.perf_counter() - started, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+peak_kib = next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmHWM:"))
+print(summary.frames, time.perf_counter() - started, peak_kib)
 """
 
 

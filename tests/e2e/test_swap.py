@@ -101,7 +101,7 @@ def test_interrupted_at_each_stage_then_completes(shared_data: Path, tmp_path: P
     assert not output.exists()
 
     budget = str(interrupted_step + 5)
-    status = _interrupt_when([*command, "--iterations", budget], "convert:", 1.5, env)
+    status = _interrupt_when([*command, "--iterations", budget], "convert:", 0.5, env)
     assert status in INTERRUPTED
     assert not output.exists()
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".result")]
