@@ -87,12 +87,16 @@ def child_floor(clip: str, output: str, preset: str) -> dict[str, Any]:
     return {"frames": frames, "seconds": seconds, "fps": frames / seconds, "peak_rss_mb": _peak_rss_mb()}
 
 
-def child_convert(clip: str, model: str, faceset: str, output: str, preset: str) -> dict[str, Any]:
+def child_convert(
+    clip: str, model: str, faceset: str, output: str, preset: str, provenance: bool = True
+) -> dict[str, Any]:
     from facetransfer.convert.pipeline import ConvertConfig, convert_video
+    from facetransfer.provenance import ProvenanceConfig
 
-    summary = convert_video(
-        clip, model, output, ConvertConfig(faceset=faceset, preset=preset, overwrite=True)
+    config = ConvertConfig(
+        faceset=faceset, preset=preset, overwrite=True, provenance=ProvenanceConfig(enabled=provenance)
     )
+    summary = convert_video(clip, model, output, config)
     return {
         "frames": summary.frames,
         "faces": summary.faces_swapped,
@@ -177,8 +181,8 @@ def measure_speed(data: Path, model: Path, work: Path, preset: str, repeat: int)
         extract_faceset(
             [clip], faceset, ExtractConfig(crop_size=predictor.resolution, coverage=predictor.coverage)
         )
-        floors, conversions = [], []
-        for _ in range(repeat):  # interleaved, so both see the same machine
+        floors, conversions, unmarked = [], [], []
+        for _ in range(repeat):  # interleaved, so all three see the same machine
             floors.append(
                 _in_child("floor", clip=str(clip), output=str(work / f"floor_{clip.stem}.mp4"), preset=preset)
             )
@@ -192,12 +196,25 @@ def measure_speed(data: Path, model: Path, work: Path, preset: str, repeat: int)
                     preset=preset,
                 )
             )
-        floor, converted = _best(floors), _best(conversions)
+            unmarked.append(
+                _in_child(
+                    "convert",
+                    clip=str(clip),
+                    model=str(model),
+                    faceset=str(faceset),
+                    output=str(work / f"plain_{clip.stem}.mp4"),
+                    preset=preset,
+                    provenance=False,
+                )
+            )
+        floor, converted, plain = _best(floors), _best(conversions), _best(unmarked)
         results[label] = {
             "clip": relative,
             "decode_encode": floor,
             "convert": converted,
+            "convert_no_provenance": plain,
             "ratio": converted["fps"] / floor["fps"],
+            "provenance_cost": 1.0 - converted["fps"] / plain["fps"],
         }
     return results
 
@@ -536,6 +553,11 @@ def _print_speed(results: dict[str, Any]) -> None:
             f"{converted['peak_rss_mb']:8.0f}  {converted['stage_seconds']}"
         )
         print(f"{'':10s} runs: decode+encode {floor['all_fps']}, convert {converted['all_fps']}")
+        plain = row["convert_no_provenance"]
+        print(
+            f"{'':10s} without provenance {plain['fps']:.1f} frames/s (runs {plain['all_fps']}): "
+            f"provenance costs {100 * row['provenance_cost']:.1f}% of the speed"
+        )
 
 
 def main() -> int:
