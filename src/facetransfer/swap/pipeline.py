@@ -221,6 +221,9 @@ def _train_stage(
         train_options["iterations"] = config.iterations
     model_options = _stage_options(ModelConfig, config.model, "train")
     run_config = resolve_config(model_dir, None if resuming else preset, model_options, train_options)
+    if config.minutes is not None and config.iterations is None:
+        # a time budget this run: a step budget saved by an earlier run must not stop it early
+        run_config = replace(run_config, train=replace(run_config.train, iterations=None))
     step, elapsed_s = 0, 0.0
     if resuming:
         checkpoint = latest_checkpoint(model_dir)
