@@ -88,7 +88,7 @@ def test_interrupted_at_each_stage_then_completes(shared_data: Path, tmp_path: P
     command += ["--workdir", str(workdir), "--preset", "tiny", "--config", str(config)]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
 
-    status = _interrupt_when([*command, "--iterations", "40"], "extract_source: extracting", 1.0, env)
+    status = _interrupt_when([*command, "--iterations", "40"], "extract_source: extracting", 0.3, env)
     assert status in INTERRUPTED
     assert not (workdir / "source").exists() or len(open_faceset(workdir / "source")) == 75
     assert not output.exists()

@@ -479,8 +479,9 @@ def train(
                     signal_seen = stop.requested
                     time_is_up = deadline is not None and time.monotonic() >= deadline
                 if at_target or signal_seen or time_is_up:
-                    stopped_by = "iterations" if at_target else "signal" if signal_seen else "minutes"
-                    if state.step == start_step and at_target:
+                    # a Ctrl-C wins over a budget reached at the same step: the caller must know
+                    stopped_by = "signal" if signal_seen else "iterations" if at_target else "minutes"
+                    if state.step == start_step and at_target and not signal_seen:
                         stopped_by = "already_done"
                     elif state.step > start_step:
                         save(f"stopped by {stopped_by}")
