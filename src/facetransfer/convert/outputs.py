@@ -177,11 +177,17 @@ class Outputs:
             self.abort(error)
             raise
 
-    def write(self, frame: Frame, image: np.ndarray, alpha: np.ndarray | None) -> None:
+    def mark(self, image: np.ndarray) -> np.ndarray:
+        """The frame with the invisible watermark and the visible label, when they are on. Called
+        from the blend stage, so the mark's cost overlaps the encoder (the bottleneck at 1080p)."""
         if self.marker is not None:
             image = self.marker.embed(image)
         if self.label is not None:
             image = self.label.apply(image)  # on top of the mark
+        return image
+
+    def write(self, frame: Frame, image: np.ndarray, alpha: np.ndarray | None) -> None:
+        """Write one finished frame (already marked by `mark`) to every output."""
         if self.video is not None:
             self.video.write(image, frame.timestamp_s)
         elif self.image_path is not None:

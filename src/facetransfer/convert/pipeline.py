@@ -266,6 +266,7 @@ def _run_stages(
                         np.maximum(region, pasted.alpha, out=region)
                 work.frame.image, work.alpha = image, alpha
                 counts["frames_swapped"] += 1
+            work.frame.image = outputs.mark(work.frame.image)
             stages.busy_s["blend"] += time.perf_counter() - started
             stages.put(blended, work)
 
