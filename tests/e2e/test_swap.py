@@ -59,7 +59,16 @@ def test_swap_then_resume(shared_data: Path, tmp_path: Path) -> None:
 
 def _interrupt_when(command: list[str], marker: str, delay_s: float, env: dict[str, str]) -> int:
     """Start `command`, wait for `marker` on its stderr, send SIGINT `delay_s` later; its exit status."""
-    process = subprocess.Popen(command, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env=env)
+    # A test run started in the background inherits an ignored SIGINT, and Python keeps it ignored in
+    # the child: restore the default so the child installs its Ctrl-C handler as in a terminal.
+    process = subprocess.Popen(
+        command,
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        text=True,
+        env=env,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
     assert process.stderr is not None
     deadline = time.monotonic() + 240
     for line in process.stderr:
