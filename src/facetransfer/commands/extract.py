@@ -68,7 +68,6 @@ def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from facetransfer.extract.pipeline import ExtractConfig, extract_faceset
-    from facetransfer.media import probe
 
     config = ExtractConfig(
         crop_size=args.size,
@@ -88,10 +87,10 @@ def run(args: argparse.Namespace) -> int:
         debug_dir=args.debug_dir,
         overwrite=args.overwrite,
     )
-    total = sum(max(1, probe(path).frame_count // max(1, args.every_n)) for path in args.inputs)
-    bar = tqdm(total=total, unit="frame", desc="extract", disable=args.quiet or None, file=sys.stderr)
+    bar = tqdm(unit="frame", desc="extract", disable=args.quiet or None, file=sys.stderr)
 
-    def progress(frames: int, faces: int) -> None:
+    def progress(frames: int, faces: int, total: int) -> None:
+        bar.total = total
         bar.update(frames - bar.n)
         bar.set_postfix(faces=faces, refresh=False)
 

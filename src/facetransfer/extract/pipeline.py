@@ -309,12 +309,12 @@ def extract_faceset(
     inputs: Sequence[str | Path],
     output: str | Path,
     config: ExtractConfig | None = None,
-    progress: Callable[[int, int], None] | None = None,
+    progress: Callable[[int, int, int], None] | None = None,
 ) -> ExtractSummary:
     """Extract the faces of one person from `inputs` (videos, images, image folders) into a faceset
     folder at `output`. Raises `MediaError` for unreadable inputs and `NoFaceError` when no face is
-    kept; on any error nothing is left at `output`. `progress(frames_done, faces_found)` is called
-    after every frame."""
+    kept; on any error nothing is left at `output`. `progress(frames_done, faces_found, frames_total)`
+    is called after every frame."""
     config = config or ExtractConfig()
     started = time.perf_counter()
     output = Path(output)
@@ -328,6 +328,7 @@ def extract_faceset(
             f"{output}: {what} already exists there; pass --overwrite or choose another -o"
         )
     probes = [probe(path) for path in input_paths]  # fail fast on bad inputs, before any work
+    frames_total = sum(max(1, info.frame_count // max(1, config.every_n)) for info in probes)
 
     detector = create_detector(config.detector, min_score=min(config.min_score, 0.5))
     landmarker = MeshLandmarker()
@@ -383,7 +384,7 @@ def extract_faceset(
                                 track.chips.append(embedder.chip(image, face_box_for_dlib(face.landmarks)))
                             track.faces += 1
                     if progress:
-                        progress(frames, faces_found)
+                        progress(frames, faces_found, frames_total)
                 if found_here == 0:
                     logger.warning("%s: no face found in %d frames", path, info.frame_count)
 
