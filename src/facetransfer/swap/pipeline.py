@@ -256,12 +256,7 @@ def _train_stage(
         f"about {estimate_s / 60:.1f} min at {seconds_per_step:.2f} s/step (measured warm-up)"
     )
     if remaining_minutes is not None:
-        run_config = RunConfig(
-            model=run_config.model,
-            train=replace(run_config.train, minutes=remaining_minutes),
-            data=run_config.data,
-            parameters=run_config.parameters,
-        )
+        run_config = replace(run_config, train=replace(run_config.train, minutes=remaining_minutes))
     result = train(source, target, model_dir, run_config)
     if result.stopped_by == "signal":
         raise Interrupted(f"{model_dir}: training stopped at step {result.step} and saved; rerun to resume")
