@@ -52,8 +52,7 @@ TRAIN_FLAGS: tuple[str, ...] = (
 
 
 def register(subparsers: Any) -> None:
-    from facetransfer.models import MODELS, PRESETS
-    from facetransfer.models.presets import COLOR_TRANSFERS
+    from facetransfer.models.presets import COLOR_TRANSFERS, PRESETS
 
     parser: argparse.ArgumentParser = subparsers.add_parser(
         "train",
@@ -89,7 +88,9 @@ def register(subparsers: Any) -> None:
     )
 
     arch = parser.add_argument_group("architecture (new models only; must match when resuming)")
-    arch.add_argument("--model", dest="name", choices=sorted(MODELS), default=None, help="df or liae")
+    arch.add_argument(
+        "--model", dest="name", default=None, metavar="NAME", help="architecture: df or liae (registry names)"
+    )
     arch.add_argument(
         "--resolution",
         type=int,

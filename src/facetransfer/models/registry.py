@@ -27,6 +27,11 @@ def register_model(name: str) -> Callable[[ModelClass], ModelClass]:
     return decorate
 
 
+def load_builtin_models() -> None:
+    """Register the built-in architectures (importing their modules registers them)."""
+    from facetransfer.models import df, liae  # noqa: F401
+
+
 def model_options(name: str) -> tuple[str, ...]:
     """The option names (constructor keywords) of model `name`."""
     cls = _model_class(name)
@@ -34,6 +39,7 @@ def model_options(name: str) -> tuple[str, ...]:
 
 
 def _model_class(name: str) -> type[FaceSwapModel]:
+    load_builtin_models()
     if name not in MODELS:
         raise ConfigError(f"unknown model {name!r}; choose one of: {', '.join(sorted(MODELS))}")
     return MODELS[name]

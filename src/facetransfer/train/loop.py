@@ -32,6 +32,7 @@ from tqdm import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
 from facetransfer.errors import ConfigError
+from facetransfer.models import registry
 from facetransfer.models.base import FaceSwapModel
 from facetransfer.models.presets import ModelConfig, TrainConfig, get_preset, with_options
 from facetransfer.models.registry import build_model
@@ -122,6 +123,7 @@ def resolve_config(
         return RunConfig(model=saved.model, train=train_config, data=saved.data, parameters=saved.parameters)
     base = get_preset(preset or default_preset_name())
     model_config: ModelConfig = with_options(base.model, **model_changes)
+    registry.model_options(model_config.name)  # an unknown architecture fails here, before any work
     return RunConfig(model=model_config, train=with_options(base.train, **train_changes))
 
 
@@ -468,7 +470,9 @@ def train(
                 unit="it",
                 file=sys.stderr,
                 dynamic_ncols=True,
-                disable=not is_main,
+                # like the other commands' bars: off with --quiet (log level above INFO), on
+                # non-terminals and on ranks other than 0
+                disable=True if not is_main or not logger.isEnabledFor(logging.INFO) else None,
                 smoothing=0.05,
             ) as bar,
         ):

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -67,3 +69,15 @@ def test_bad_options_are_one_line_errors(
     assert "batch size must be at least 1" in capsys.readouterr().err
     assert main(["train", source, str(tmp_path / "missing"), "-o", str(tmp_path / "c"), *FAST]) == 2
     assert "not a faceset" in capsys.readouterr().err
+    assert main(["train", source, target, "-o", str(tmp_path / "d"), *FAST, "--model", "dfl"]) == 2
+    err = capsys.readouterr().err
+    assert "unknown model 'dfl'; choose one of: df, liae" in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "d").exists()
+
+
+def test_the_command_line_starts_without_pytorch() -> None:
+    # Building the parser (every command's options, presets included) must not import torch: the
+    # commands that do not train or convert start in a fraction of a second.
+    code = "import sys; from facetransfer.cli import build_parser as b; b(); print('torch' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "False"
