@@ -166,6 +166,7 @@ class _Stages:
         self.stop = threading.Event()
         self.error: BaseException | None = None
         self.busy_s: dict[str, float] = defaultdict(float)
+        self.finished: list[threading.Event] = []
 
     def put(self, channel: queue.Queue[Any], item: Any) -> None:
         while True:
@@ -191,7 +192,11 @@ class _Stages:
             self.error = error
         self.stop.set()
 
-    def thread(self, name: str, work: Callable[[], None]) -> threading.Thread:
+    def thread(self, name: str, work: Callable[[], None]) -> None:
+        """Run `work` in a new thread; `wait` returns once it has ended."""
+        finished = threading.Event()
+        self.finished.append(finished)
+
         def run() -> None:
             try:
                 work()
@@ -199,10 +204,25 @@ class _Stages:
                 pass
             except BaseException as error:
                 self.fail(error)
+            finally:
+                finished.set()
 
-        worker = threading.Thread(target=run, name=f"convert-{name}", daemon=True)
-        worker.start()
-        return worker
+        threading.Thread(target=run, name=f"convert-{name}", daemon=True).start()
+
+    def wait(self) -> None:
+        """Wait until every thread has ended. A Ctrl-C meanwhile stops them all, then this waits on.
+
+        Events rather than `Thread.join`: before Python 3.13 a KeyboardInterrupt that lands in
+        `join` can mark a thread that is still running as stopped, and the caller would then close
+        the writer under the encoder thread."""
+        while True:
+            try:
+                for finished in self.finished:
+                    while not finished.wait(timeout=0.2):
+                        pass
+                return
+            except BaseException as error:
+                self.fail(error)
 
 
 @dataclass
@@ -282,25 +302,15 @@ def _run_stages(
             if progress is not None:
                 progress(counts["frames"])
 
-    workers = [
-        stages.thread("decode", decode),
-        stages.thread("blend", blend),
-        stages.thread("encode", encode),
-    ]
     try:
+        for name, work in (("decode", decode), ("blend", blend), ("encode", encode)):
+            stages.thread(name, work)
         _predict_loop(stages, decoded, predicted, predictor, config.batch_size)
     except _Stopped:
         pass
     except BaseException as error:
         stages.fail(error)
-    while True:  # wait for every stage; a Ctrl-C meanwhile stops them first, then we wait again
-        try:
-            for worker in workers:
-                while worker.is_alive():
-                    worker.join(timeout=0.2)
-            break
-        except BaseException as error:
-            stages.fail(error)
+    stages.wait()
     if stages.error is not None:
         raise stages.error
     return counts["frames"], counts["frames_swapped"], counts["faces_swapped"], dict(stages.busy_s)

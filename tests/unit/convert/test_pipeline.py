@@ -4,6 +4,9 @@ face, extra outputs, face selection, and the one-line errors that leave nothing 
 from __future__ import annotations
 
 import os
+import signal
+import threading
+import time
 from pathlib import Path
 
 import av
@@ -21,7 +24,7 @@ from conftest import (
     write_synthetic_faceset,
 )
 from facetransfer.cli import main
-from facetransfer.convert.pipeline import ConvertConfig, convert_video
+from facetransfer.convert.pipeline import ConvertConfig, _Stages, convert_video
 from facetransfer.convert.predictor import Predictor
 from facetransfer.convert.schedule import FaceScheduler, records_for_target
 from facetransfer.errors import CheckpointError, ConfigError, OutputExistsError
@@ -323,3 +326,25 @@ def test_cli_converts_and_reports(synthetic_target, tiny_model_dir, tmp_path, ca
     assert output.is_file() and "10 frames" in capsys.readouterr().out
     assert main(arguments) == 2  # exists, no --overwrite
     assert "already exists" in capsys.readouterr().err
+
+
+def test_a_ctrl_c_while_waiting_for_the_stages_waits_until_they_have_ended() -> None:
+    # The main thread is interrupted while a stage is still working: the stages are told to stop,
+    # and waiting goes on until that stage has really ended (nothing may close the writer under it).
+    stages = _Stages()
+    ended = threading.Event()
+
+    def slow_stage() -> None:
+        time.sleep(1.0)
+        ended.set()
+
+    stages.thread("slow", slow_stage)
+    main_thread = threading.main_thread().ident or 0
+    threading.Timer(0.2, lambda: signal.pthread_kill(main_thread, signal.SIGINT)).start()
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        stages.wait()
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert ended.is_set()
+    assert isinstance(stages.error, KeyboardInterrupt) and stages.stop.is_set()
