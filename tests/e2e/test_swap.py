@@ -81,9 +81,9 @@ def _interrupt_when(command: list[str], marker: str, delay_s: float, env: dict[s
     return process.wait(timeout=120)
 
 
-# An interrupted run exits with 130; a SIGINT that lands while native code (FFmpeg, c2pa) runs in the
-# last moments of a stage can also end the process by the signal itself (-2). Either way the checks
-# below are what matters: nothing half-written, and the next run completes.
+# An interrupted run exits with 130. A SIGINT that lands while the interpreter shuts down, after
+# Python has put back the default handler, ends the process by the signal itself (-2); the checks
+# below are what matters either way: nothing half-written, and the next run completes.
 INTERRUPTED = (130, -signal.SIGINT)
 
 
