@@ -35,7 +35,6 @@ from facetransfer.errors import ConfigError
 from facetransfer.models import registry
 from facetransfer.models.base import FaceSwapModel
 from facetransfer.models.presets import ModelConfig, TrainConfig, get_preset, with_options
-from facetransfer.models.registry import build_model
 from facetransfer.train.augment import AugmentConfig, augment, to_float_nchw, unaugmented
 from facetransfer.train.checkpoint import (
     PREVIEWS_DIR,
@@ -333,7 +332,7 @@ def train(
 
         # 3. Model, optimizer, and the state to resume from.
         torch.manual_seed(train_config.seed)
-        model = build_model(config.model.name, **config.model.options()).to(device)
+        model = registry.build_model(config.model.name, **config.model.options()).to(device)
         optimizer = _make_optimizer(model, train_config, device)
         state = TrainingState(step=0, batch_size=train_config.batch_size)
         checkpoint = latest_checkpoint(model_dir) if resuming else None
