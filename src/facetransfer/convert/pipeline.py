@@ -212,9 +212,9 @@ class _Stages:
     def wait(self) -> None:
         """Wait until every thread has ended. A Ctrl-C meanwhile stops them all, then this waits on.
 
-        Events rather than `Thread.join`: before Python 3.13 a KeyboardInterrupt that lands in
-        `join` can mark a thread that is still running as stopped, and the caller would then close
-        the writer under the encoder thread."""
+        Events rather than `Thread.join`: a KeyboardInterrupt that lands in `join` can mark a thread
+        that is still running as stopped (CPython issue 90882; seen on 3.11), and the caller would
+        then close the writer under the encoder thread."""
         while True:
             try:
                 for finished in self.finished:
