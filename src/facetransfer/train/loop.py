@@ -58,6 +58,8 @@ from facetransfer.train.loss import FaceLoss, LossWeights
 from facetransfer.train.previews import render_preview, write_preview
 
 logger = logging.getLogger(__name__)
+PROGRESS_LINE_EVERY_S = 60.0
+"""Without a progress bar (stderr not a terminal), an INFO line with the step and losses this often."""
 
 StopReason = Literal["iterations", "minutes", "signal", "already_done"]
 PREVIEW_ROWS = 4
@@ -427,6 +429,7 @@ def train(
         pending_metrics: list[dict[str, Any]] = []
         losses: dict[str, float] = dict(state.losses)
         log_started, log_steps = time.monotonic(), 0
+        last_progress_line = time.monotonic()  # where the bar is off (not a terminal): a log line instead
         seconds_per_step = 0.0
         stop = _StopRequest()
 
@@ -589,11 +592,14 @@ def train(
                     if is_main:
                         append_metrics(model_dir, pending_metrics)
                         pending_metrics.clear()
-                    bar.set_postfix_str(
+                    progress = (
                         f"src {source_value:.4f} dst {target_value:.4f} lr {step_lr:.2g} left "
-                        f"{_time_left(train_config, state.step, seconds_per_step, deadline)}",
-                        refresh=False,
+                        f"{_time_left(train_config, state.step, seconds_per_step, deadline)}"
                     )
+                    bar.set_postfix_str(progress, refresh=False)
+                    if bar.disable and is_main and now - last_progress_line >= PROGRESS_LINE_EVERY_S:
+                        last_progress_line = now
+                        logger.info("step %d, %.2f s/step: %s", state.step, seconds_per_step, progress)
                 if is_main and train_config.preview_every and state.step % train_config.preview_every == 0:
                     grid = render_preview(model, preview_source, preview_target, autocast_dtype)
                     write_preview(model_dir / PREVIEWS_DIR, state.step, grid)

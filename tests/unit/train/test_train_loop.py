@@ -210,6 +210,26 @@ def test_the_time_limit_stops_and_saves(face_pair: tuple[Path, Path], tmp_path: 
     assert saved_state(tmp_path / "model")["step"] == result.step
 
 
+def test_without_a_terminal_progress_goes_to_the_log_and_quiet_silences_it(
+    face_pair: tuple[Path, Path],
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setattr("facetransfer.train.loop.PROGRESS_LINE_EVERY_S", 0.0)
+    with caplog.at_level(logging.INFO, logger="facetransfer"):
+        train(*face_pair, tmp_path / "a", run_config(iterations=3))
+    lines = [record.message for record in caplog.records if record.message.startswith("step ")]
+    assert [line.split(",")[0] for line in lines] == ["step 1", "step 2", "step 3"]
+    assert "s/step: src " in lines[0] and " left " in lines[0]
+    assert "it/s" not in capsys.readouterr().err  # captured stderr is not a terminal: no bar
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="facetransfer"):  # what -q sets
+        train(*face_pair, tmp_path / "b", run_config(iterations=3))
+    assert not [record for record in caplog.records if record.message.startswith("step ")]
+
+
 def test_learning_rate_warms_up_linearly_and_follows_the_rollback_scale() -> None:
     config = replace(QUIET, learning_rate=1e-3, warmup_steps=10)
     assert learning_rate(config, 0) == pytest.approx(1e-4)
