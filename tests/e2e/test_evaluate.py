@@ -188,3 +188,16 @@ def test_frame_count_mismatch_is_a_one_line_error(
     assert main(["evaluate", str(clips["short"]), "--target", target, "--no-identity"]) == 2
     error = capsys.readouterr().err.strip()
     assert "30 frames" in error and "75" in error and len(error.splitlines()) == 1
+
+
+def test_source_media_without_a_real_face_is_a_one_line_error(
+    shared_data: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Together these three no-face clips once gave one "source face": a false detection that the
+    # RetinaFace check (as in extraction) now rejects.
+    noface = shared_data / "video" / "noface"
+    sources = [str(noface / name) for name in ("cockatoo.mp4", "indoor_short.mp4", "newtonscradle.gif")]
+    target = str(shared_data / TARGET)
+    assert main(["evaluate", target, "--source", *sources, "--target", target, "--max-frames", "3"]) == 2
+    error = capsys.readouterr().err.strip()
+    assert "no face found in the source media" in error and len(error.splitlines()) == 1

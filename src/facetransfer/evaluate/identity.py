@@ -18,6 +18,7 @@ from facetransfer.errors import MediaError, NoFaceError
 from facetransfer.extract.detectors import FaceDetector
 from facetransfer.extract.identity import CHIP_PX, IdentityEmbedder, distance_matrix, face_box_for_dlib
 from facetransfer.extract.landmarker import MeshLandmarker
+from facetransfer.extract.verify import FaceVerifier
 from facetransfer.faceset.io import is_faceset, open_faceset
 from facetransfer.fsutil import write_json_atomic
 from facetransfer.media import IMAGE_EXTENSIONS, list_images, probe, read_frames, read_image
@@ -35,11 +36,13 @@ _JOHNS = Path("shared") / "data" / "identity" / "johns"
 
 @dataclass
 class FaceTools:
-    """The models evaluation runs: a detector, the mesh landmarker and the identity embedder."""
+    """The models evaluation runs: a detector, the mesh landmarker, the identity embedder, and the
+    RetinaFace check that source and gallery faces are real (as in extraction)."""
 
     detector: FaceDetector
     landmarker: MeshLandmarker
     embedder: IdentityEmbedder | None
+    verifier: FaceVerifier | None = None
 
     def close(self) -> None:
         self.detector.close()
@@ -47,12 +50,14 @@ class FaceTools:
 
 
 def largest_face(image_rgb: np.ndarray, tools: FaceTools) -> np.ndarray | None:
-    """float32 (68, 2) landmarks of the largest detected face, or None."""
+    """float32 (68, 2) landmarks of the largest detected face that passes the verifier, or None."""
     best: np.ndarray | None = None
     best_size = 0.0
     for detection in tools.detector.detect(image_rgb):
         landmarks = tools.landmarker.landmarks68(image_rgb, detection.bbox)
         if landmarks is None:
+            continue
+        if tools.verifier is not None and not tools.verifier.is_face(image_rgb, landmarks):
             continue
         size = float(np.ptp(landmarks[:, 0]) * np.ptp(landmarks[:, 1]))
         if size > best_size:

@@ -51,6 +51,7 @@ from facetransfer.extract.identity import (
 )
 from facetransfer.extract.landmarker import MeshLandmarker, landmarks_bbox
 from facetransfer.extract.pipeline import FaceFinder
+from facetransfer.extract.verify import FaceVerifier
 from facetransfer.media import probe, read_frames
 
 logger = logging.getLogger(__name__)
@@ -167,6 +168,7 @@ def evaluate_swap(
         create_detector(config.detector, min_score=0.5),
         MeshLandmarker(),
         IdentityEmbedder() if config.identity else None,
+        FaceVerifier() if config.identity else None,
     )
     try:
         if config.identity:
