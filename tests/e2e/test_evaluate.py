@@ -16,7 +16,7 @@ from facetransfer.cli import main
 from facetransfer.evaluate import EvaluateConfig, Evaluation, evaluate_swap
 from facetransfer.extract import MeshLandmarker, create_detector
 from facetransfer.masks import face_hull_mask
-from facetransfer.media import VideoWriter, read_frames
+from facetransfer.media import VideoWriter, probe, read_frames
 
 pytestmark = pytest.mark.e2e
 
@@ -201,3 +201,17 @@ def test_source_media_without_a_real_face_is_a_one_line_error(
     assert main(["evaluate", target, "--source", *sources, "--target", target, "--max-frames", "3"]) == 2
     error = capsys.readouterr().err.strip()
     assert "no face found in the source media" in error and len(error.splitlines()) == 1
+
+
+def test_an_odd_sized_target_and_its_padded_output_are_compared_on_the_target_size(
+    odd_sized_target: Path, tmp_path: Path
+) -> None:
+    # The writer stores the output of a 359x287 target at 360x288 (yuv420p needs even sizes), and
+    # evaluate cuts the extra column and row off again, so a re-encode still scores near 0.
+    frames = [frame.image for frame in read_frames(odd_sized_target)]
+    output = _write(tmp_path / "out.mp4", odd_sized_target, frames)
+    assert (probe(output).display_width, probe(output).display_height) == (360, 288)
+    evaluation = evaluate_swap(output, [], odd_sized_target, EvaluateConfig(identity=False))
+    summary = evaluation.summary()
+    assert evaluation.faces()["output_missing"] == 0 and len(evaluation.frames) == len(frames) == 25
+    assert summary["pose_error_deg"]["mean"] < 0.5 and summary["expression_error"]["mean"] < 0.01

@@ -10,12 +10,14 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from facetransfer.cli import main
 from facetransfer.faceset import open_faceset
-from facetransfer.media import probe
-from facetransfer.swap.pipeline import SwapConfig, run_swap
+from facetransfer.media import VideoWriter, probe, read_frames
+from facetransfer.provenance import ProvenanceConfig
+from facetransfer.swap.pipeline import SwapConfig, run_swap, write_comparison
 from facetransfer.train.checkpoint import latest_checkpoint, read_state, verify_checkpoint
 
 pytestmark = pytest.mark.e2e
@@ -159,3 +161,20 @@ def test_errors_before_training(
             if (tmp_path / f"{name}.work").exists()
             else True
         )
+
+
+def test_the_comparison_of_an_odd_sized_target_cuts_the_padded_result_back(
+    odd_sized_target: Path, tmp_path: Path
+) -> None:
+    result = tmp_path / "result.mp4"  # written at 360x288, as conversion writes it
+    with VideoWriter.like(result, odd_sized_target, preset="ultrafast") as writer:
+        for frame in read_frames(odd_sized_target):
+            writer.write(255 - frame.image, frame.timestamp_s)
+    comparison = tmp_path / "compare.mp4"
+    write_comparison(odd_sized_target, result, comparison, ProvenanceConfig(enabled=False))
+    info = probe(comparison)
+    assert (info.display_width, info.display_height, info.frame_count) == (718, 288, 25)
+    first = next(iter(read_frames(comparison))).image
+    target = next(iter(read_frames(odd_sized_target))).image
+    assert np.abs(first[:287, :359].astype(int) - target).mean() < 4  # target on the left
+    assert np.abs(first[:287, 359:].astype(int) - (255 - target)).mean() < 4  # result on the right

@@ -52,7 +52,7 @@ from facetransfer.extract.identity import (
 from facetransfer.extract.landmarker import MeshLandmarker, landmarks_bbox
 from facetransfer.extract.pipeline import FaceFinder
 from facetransfer.extract.verify import FaceVerifier
-from facetransfer.media import probe, read_frames
+from facetransfer.media import encoded_size, probe, read_frames
 
 logger = logging.getLogger(__name__)
 
@@ -105,10 +105,10 @@ def _check_pair(output: Path, target: Path) -> int:
             f"{target_info.frame_count}; evaluate pairs frames by index, so pass the original target "
             "of this output"
         )
-    if (output_info.display_width, output_info.display_height) != (
-        target_info.display_width,
-        target_info.display_height,
-    ):
+    output_size = (output_info.display_width, output_info.display_height)
+    target_size = (target_info.display_width, target_info.display_height)
+    # an output of an odd-sized target is one pixel larger (`VideoWriter`); it is cut back per frame
+    if output_size not in (target_size, encoded_size(*target_size)):
         raise MediaError(
             f"{output}: frames are {output_info.display_width}x{output_info.display_height} but the "
             f"target's are {target_info.display_width}x{target_info.display_height}; pass the "
@@ -235,8 +235,9 @@ def _measure_frames(
     for position, (target_frame, output_frame) in enumerate(pairs):
         if position >= planned:
             break
-        target_rgb, output_rgb = target_frame.image, output_frame.image
+        target_rgb = target_frame.image
         height, width = target_rgb.shape[:2]
+        output_rgb = output_frame.image[:height, :width]
         metrics = FrameMetrics(frame=target_frame.index)
         frames.append(metrics)
         target_luma, output_luma = flicker_mod.luma(target_rgb), flicker_mod.luma(output_rgb)

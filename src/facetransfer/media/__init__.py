@@ -12,7 +12,7 @@ from facetransfer.media.reader import (
     read_frames,
     read_image,
 )
-from facetransfer.media.writer import OUTPUT_FORMATS, VideoCodec, VideoWriter
+from facetransfer.media.writer import OUTPUT_FORMATS, VideoCodec, VideoWriter, encoded_size
 
 __all__ = [
     "IMAGE_EXTENSIONS",
@@ -23,6 +23,7 @@ __all__ = [
     "MediaKind",
     "VideoCodec",
     "VideoWriter",
+    "encoded_size",
     "list_images",
     "probe",
     "read_frames",

@@ -227,6 +227,12 @@ def _trim_audio(
     return trimmed
 
 
+def encoded_size(width: int, height: int) -> tuple[int, int]:
+    """The size `VideoWriter` encodes frames of `width` x `height` at: one more column or row when
+    odd, since yuv420p halves chroma in both directions."""
+    return width + width % 2, height + height % 2
+
+
 class VideoWriter:
     """Write RGB frames to an H.264/H.265 video (yuv420p, BT.709), optionally with another file's audio.
 
@@ -240,7 +246,9 @@ class VideoWriter:
 
     Args:
         path: final output path; its suffix picks the container (.mp4, .m4v, .mov, .mkv).
-        width, height: frame size in pixels; both must be even (yuv420p halves chroma).
+        width, height: frame size in pixels. yuv420p halves chroma, so H.264/H.265 need even
+            sizes: an odd width or height is padded by one pixel (the last column or row
+            repeated) and a warning says so.
         fps: nominal frame rate; frames written without a timestamp are spaced 1/fps apart.
         codec: "h264" (libx264) or "h265" (libx265, tagged hvc1 in MP4/MOV for Apple players).
         crf: constant rate factor, 0 (lossless) to 51; 18 looks visually lossless.
@@ -250,7 +258,7 @@ class VideoWriter:
         metadata: container tags (e.g. {"comment": ...}); MP4/MOV keep arbitrary keys.
 
     Raises:
-        MediaError: odd size, non-positive fps, unknown suffix or codec, unreadable audio source.
+        MediaError: non-positive size or fps, unknown suffix or codec, unreadable audio source.
         OutputExistsError: `path` is the audio source itself.
     """
 
@@ -270,10 +278,21 @@ class VideoWriter:
     ) -> None:
         self.path = Path(path)
         self.width, self.height = int(width), int(height)
+        self.coded_width, self.coded_height = encoded_size(self.width, self.height)  # see `write`
         self.frame_rate = as_frame_rate(fps)
         self.time_base = Fraction(time_base) if time_base is not None else default_time_base(self.frame_rate)
         self.frames_written = 0
         self._check_options(codec, crf, audio_from)
+        if (self.coded_width, self.coded_height) != (self.width, self.height):
+            logger.warning(
+                "%s: frame size %dx%d is odd; written as %dx%d (the last column/row repeated), since "
+                "H.264/H.265 in yuv420p need even sizes",
+                self.path,
+                self.width,
+                self.height,
+                self.coded_width,
+                self.coded_height,
+            )
         self._muxer = OUTPUT_FORMATS[self.path.suffix.lower()]
         self._frame_ticks = self.time_base**-1 / self.frame_rate  # may be fractional, e.g. 1/90000
         self._origin_s: float | None = None
@@ -322,10 +341,9 @@ class VideoWriter:
             )
         if codec not in _ENCODERS:
             raise MediaError(f"{self.path}: unknown codec '{codec}'; use one of {', '.join(_ENCODERS)}")
-        if self.width <= 0 or self.height <= 0 or self.width % 2 or self.height % 2:
+        if self.width <= 0 or self.height <= 0:
             raise MediaError(
-                f"{self.path}: frame size {self.width}x{self.height} cannot be encoded as yuv420p, which "
-                "needs even width and height; crop or pad the frames by one pixel"
+                f"{self.path}: frame size {self.width}x{self.height} is empty; pass a positive size"
             )
         if not 0 <= crf <= 51:
             raise MediaError(f"{self.path}: crf must be 0..51, got {crf}; 18 is visually lossless")
@@ -351,8 +369,8 @@ class VideoWriter:
     def _add_video_stream(self, codec: str, crf: int, preset: str) -> av.video.stream.VideoStream:
         stream = self._container.add_stream(_ENCODERS[codec], rate=self.frame_rate)
         assert isinstance(stream, av.video.stream.VideoStream)
-        stream.width = self.width
-        stream.height = self.height
+        stream.width = self.coded_width
+        stream.height = self.coded_height
         stream.pix_fmt = "yuv420p"
         context = stream.codec_context
         context.time_base = self.time_base
@@ -404,6 +422,9 @@ class VideoWriter:
                 f"got {image_rgb.dtype} {image_rgb.shape}"
             )
         pts, frame_time_s = self._next_pts(timestamp_s)
+        if (self.coded_width, self.coded_height) != (self.width, self.height):
+            pad = ((0, self.coded_height - self.height), (0, self.coded_width - self.width), (0, 0))
+            image_rgb = np.pad(image_rgb, pad, mode="edge")
         frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image_rgb), format="rgb24")
         frame = frame.reformat(
             format="yuv420p", dst_colorspace=Colorspace.ITU709, dst_color_range=ColorRange.MPEG

@@ -353,7 +353,8 @@ def write_comparison(target: Path, result: Path, output: Path, provenance: Prove
         metadata=container_metadata(payload) if payload else None,
     ) as writer:
         for left, right in zip(read_frames(target), read_frames(result), strict=False):
-            frame = np.hstack([left.image, right.image])
+            # the result of an odd-sized target is one pixel larger (see VideoWriter): cut it back
+            frame = np.hstack([left.image, right.image[:height, :width]])
             writer.write(marker.embed(frame) if marker else frame, timestamp_s=left.timestamp_s)
     if payload and can_sign(output):
         sign_file(output, target, provenance, payload=payload)

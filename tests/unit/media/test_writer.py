@@ -201,9 +201,27 @@ def test_refuses_to_overwrite_its_audio_source(shared_data: Path, tmp_path: Path
     assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.mp4"]
 
 
+def test_an_odd_size_is_padded_by_one_pixel(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    images = [_gradient(index, height=47, width=63) for index in range(3)]
+    with (
+        caplog.at_level("WARNING"),
+        VideoWriter(tmp_path / "odd.mp4", width=63, height=47, fps=25, **FAST) as w,
+    ):
+        for image in images:
+            w.write(image)
+    assert "63x47 is odd; written as 64x48" in caplog.text
+    frames = [frame.image for frame in read_frames(tmp_path / "odd.mp4")]
+    assert len(frames) == 3 and frames[0].shape == (48, 64, 3)
+    for image, frame in zip(images, frames, strict=True):
+        # the picture is kept, and the added column and row repeat its last ones
+        assert np.abs(frame[:47, :63].astype(int) - image).mean() < 3
+        assert np.abs(frame[:47, 63].astype(int) - frame[:47, 62]).mean() < 3
+        assert np.abs(frame[47, :63].astype(int) - frame[46, :63]).mean() < 3
+
+
 @pytest.mark.parametrize(
     ("name", "width", "height", "match"),
-    [("odd.mp4", 63, 48, "even width and height"), ("x.avi", 64, 48, "cannot write '.avi'")],
+    [("empty.mp4", 0, 48, "is empty"), ("x.avi", 64, 48, "cannot write '.avi'")],
 )
 def test_refuses_bad_settings(tmp_path: Path, name: str, width: int, height: int, match: str) -> None:
     with pytest.raises(MediaError, match=match):
