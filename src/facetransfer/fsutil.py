@@ -12,6 +12,20 @@ from pathlib import Path
 from typing import Any
 
 
+def _process_umask() -> int:
+    """The umask, read once (setting it is the only portable way to read it)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _process_umask()
+FILE_MODE = 0o666 & ~_UMASK
+"""Mode of the files written here: what `open` would give (mkstemp makes them private)."""
+DIR_MODE = 0o777 & ~_UMASK
+"""Mode of the folders made here: what `mkdir` would give (mkdtemp makes them private)."""
+
+
 def fsync_dir(path: Path) -> None:
     """Make a rename inside `path` durable."""
     try:
@@ -38,6 +52,7 @@ def atomic_path(final_path: str | os.PathLike[str], suffix: str = "") -> Iterato
     fd, tmp_name = tempfile.mkstemp(prefix=f".{final.name}.", suffix=suffix + ".tmp", dir=final.parent)
     os.close(fd)
     tmp = Path(tmp_name)
+    tmp.chmod(FILE_MODE)  # before the caller writes: it may make the file private again (keys)
     try:
         yield tmp
         with open(tmp, "rb+") as handle:
@@ -73,6 +88,7 @@ def atomic_dir(final_dir: str | os.PathLike[str], overwrite: bool = False) -> It
     final = Path(final_dir)
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent))
+    tmp.chmod(DIR_MODE)
     try:
         yield tmp
         fsync_dir(tmp)

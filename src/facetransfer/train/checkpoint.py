@@ -215,7 +215,6 @@ def save_checkpoint(
         verify_checkpoint(final)
     else:
         with atomic_dir(final) as tmp:
-            tmp.chmod(0o755)  # mkdtemp makes it private; a checkpoint is an ordinary folder
             save_weights(model, tmp / WEIGHTS_NAME)
             torch.save(optimizer.state_dict(), tmp / OPTIMIZER_NAME)
             state.saved_utc = utc_now()
