@@ -16,7 +16,6 @@ Usage: python benchmarks/watermark.py [--data ../shared/data] [--every-n 3] [--s
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import platform
 import time
@@ -24,37 +23,18 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-import av
-import cv2
 import numpy as np
 
 from facetransfer.media import read_frames
 from facetransfer.provenance import VideoWatermarkReader, Watermarker, detect_watermark, make_payload
+from facetransfer.provenance.sharing import psnr_db, reencode
 
 GRID_CLIPS = ("bbaf2n", "sbwe5n", "lbax4n", "lbbc2a", "brbk7n", "lrwp9a")
 
 
 def encode(frames: Sequence[np.ndarray], crf: int, scale: float = 1.0) -> list[np.ndarray]:
-    """H.264 (libx264, preset medium) in memory, optionally resized first; returns decoded RGB frames."""
-    height, width = frames[0].shape[:2]
-    out_w, out_h = int(width * scale) // 2 * 2, int(height * scale) // 2 * 2
-    buffer = io.BytesIO()
-    with av.open(buffer, "w", format="mp4") as container:
-        stream = container.add_stream("libx264", rate=25)
-        stream.width, stream.height, stream.pix_fmt = out_w, out_h, "yuv420p"
-        stream.options = {"crf": str(crf), "preset": "medium"}
-        for frame in frames:
-            if (out_w, out_h) != (width, height):
-                frame = cv2.resize(frame, (out_w, out_h), interpolation=cv2.INTER_AREA)
-            for packet in stream.encode(
-                av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")
-            ):
-                container.mux(packet)
-        for packet in stream.encode(None):
-            container.mux(packet)
-    buffer.seek(0)
-    with av.open(buffer) as container:
-        return [decoded.to_ndarray(format="rgb24") for decoded in container.decode(video=0)]
+    """The benchmark's H.264 round trip: x264 preset medium, as a sharing site would use."""
+    return reencode(frames, crf, scale, preset="medium")
 
 
 def crop(frames: Sequence[np.ndarray], share: float) -> list[np.ndarray]:
@@ -107,11 +87,6 @@ def encode_ms(frames: Sequence[np.ndarray]) -> float:
     started = time.perf_counter()
     encode(frames, 18)
     return (time.perf_counter() - started) / len(frames) * 1000.0
-
-
-def psnr_db(reference: np.ndarray, test: np.ndarray) -> float:
-    mse = float(np.mean((reference.astype(np.float64) - test.astype(np.float64)) ** 2))
-    return 10.0 * np.log10(255.0**2 / mse) if mse > 0 else float("inf")
 
 
 def speed(data: Path, strength: float) -> dict[str, float]:
