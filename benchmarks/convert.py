@@ -297,8 +297,8 @@ def measure_colour_pair(
     from facetransfer.convert.color import COLOR_MODES, match_color
     from facetransfer.convert.recipe import FaceSettings, crop_face
     from facetransfer.convert.smoothing import face_size_px
+    from facetransfer.faces.masks import erode_or_dilate
     from facetransfer.faceset import open_faceset
-    from facetransfer.masks import erode_or_dilate
     from facetransfer.media import read_frames
 
     resolution = predictor.resolution if predictor is not None else 128

@@ -1,4 +1,4 @@
-"""Derive the MediaPipe-mesh -> 68-point mapping used by `facetransfer.extract.landmarks`.
+"""Derive the MediaPipe-mesh -> 68-point mapping used by `facetransfer.faces.landmarks`.
 
 For faces from the shared test media, runs dlib's 68-point shape predictor and MediaPipe's 478-point
 face mesh on the same face, normalises both by the inter-ocular distance, and for each of the 68

@@ -1,6 +1,6 @@
 """Derive the mean 68-point face (2-D template for alignment, 3-D model for head pose).
 
-Runs MediaPipe's face mesh (mapped to 68 points by `facetransfer.extract.landmarks`) on frontal faces
+Runs MediaPipe's face mesh (mapped to 68 points by `facetransfer.faces.landmarks`) on frontal faces
 from the shared test media, aligns them by generalised Procrustes (similarity transforms), and writes
 `src/facetransfer/data/mean_face_68.json`: `points_2d` normalised so that the 68 points span [0, 1]
 in x, and `points_3d` (x right, y down, z away from the camera) in the same units.
@@ -18,7 +18,7 @@ import cv2
 import mediapipe as mp
 import numpy as np
 
-from facetransfer.extract.landmarks import MESH_TO_68
+from facetransfer.faces.landmarks import MESH_TO_68
 
 root = Path(sys.argv[1])
 paths = sorted((root / "video" / "grid").glob("*.mpg")) + sorted((root / "video" / "cremad").glob("*.flv"))

@@ -14,8 +14,8 @@ import pytest
 from facetransfer.cli import main
 from facetransfer.convert.pipeline import ConvertConfig, convert_video
 from facetransfer.extract import ExtractConfig, extract_faceset
+from facetransfer.faces.masks import face_hull_points
 from facetransfer.faceset import open_faceset
-from facetransfer.masks import face_hull_points
 from facetransfer.media import probe
 
 pytestmark = pytest.mark.e2e

@@ -12,8 +12,8 @@ import torch
 
 from facetransfer.convert.pipeline import ConvertConfig, convert_video
 from facetransfer.extract import ExtractConfig, extract_faceset
+from facetransfer.faces.masks import face_hull_points
 from facetransfer.faceset import open_faceset
-from facetransfer.masks import face_hull_points
 from facetransfer.media import read_frames
 from facetransfer.provenance import ProvenanceConfig
 

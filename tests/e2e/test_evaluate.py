@@ -14,8 +14,8 @@ import pytest
 
 from facetransfer.cli import main
 from facetransfer.evaluate import EvaluateConfig, Evaluation, evaluate_swap
-from facetransfer.extract import MeshLandmarker, create_detector
-from facetransfer.masks import face_hull_mask
+from facetransfer.faces import MeshLandmarker, create_detector
+from facetransfer.faces.masks import face_hull_mask
 from facetransfer.media import VideoWriter, probe, read_frames
 
 pytestmark = pytest.mark.e2e

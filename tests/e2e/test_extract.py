@@ -11,8 +11,8 @@ import pytest
 
 from facetransfer.cli import main
 from facetransfer.extract import ExtractConfig, extract_faceset
-from facetransfer.extract.identity import IdentityEmbedder, distance_matrix, face_box_for_dlib
-from facetransfer.extract.landmarks import eye_angle_deg
+from facetransfer.faces.identity import IdentityEmbedder, distance_matrix, face_box_for_dlib
+from facetransfer.faces.landmarks import eye_angle_deg
 from facetransfer.faceset import open_faceset
 from facetransfer.media import read_image
 
@@ -67,7 +67,7 @@ def test_multiface_cuts_keeps_the_performer(shared_data: Path, tmp_path: Path) -
 
 def test_identity_embeddings_separate_people(shared_data: Path) -> None:
     embedder = IdentityEmbedder()
-    from facetransfer.extract import MeshLandmarker, create_detector
+    from facetransfer.faces import MeshLandmarker, create_detector
 
     detector, landmarker = create_detector("mediapipe"), MeshLandmarker()
     names, embeddings = [], []

@@ -9,7 +9,7 @@ from typing import Any
 
 from facetransfer.convert.blend import BLEND_MODES, MASK_KINDS
 from facetransfer.convert.color import COLOR_MODES, DEFAULT_COLOR_MODE
-from facetransfer.extract.detectors import DETECTORS
+from facetransfer.faces.detectors import DETECTORS
 from facetransfer.provenance.options import add_provenance_arguments
 
 

@@ -9,7 +9,7 @@ import json
 import sys
 from typing import Any
 
-from facetransfer.extract.detectors import DETECTORS
+from facetransfer.faces.detectors import DETECTORS
 
 
 def register(subparsers: Any) -> None:

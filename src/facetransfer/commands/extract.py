@@ -7,8 +7,8 @@ import json
 import sys
 from typing import Any
 
-from facetransfer.extract.align import COVERAGES
-from facetransfer.extract.detectors import DETECTORS
+from facetransfer.faces.align import COVERAGES
+from facetransfer.faces.detectors import DETECTORS
 
 
 def register(subparsers: Any) -> None:

@@ -16,7 +16,7 @@ from typing import Literal, get_args
 import cv2
 import numpy as np
 
-from facetransfer.masks import erode_or_dilate, face_hull_mask, feather
+from facetransfer.faces.masks import erode_or_dilate, face_hull_mask, feather
 
 MaskKind = Literal["hull", "learned", "hull*learned"]
 MASK_KINDS: tuple[str, ...] = get_args(MaskKind)

@@ -45,7 +45,7 @@ from facetransfer.convert.predictor import PRECISIONS, Predictor, load_predictor
 from facetransfer.convert.recipe import FaceCrop, FaceSettings, swap_face
 from facetransfer.convert.schedule import FaceScheduler, records_for_target
 from facetransfer.errors import ConfigError, NoFaceError, OutputExistsError
-from facetransfer.extract.cuts import DEFAULT_CUT_THRESHOLD
+from facetransfer.faces.cuts import DEFAULT_CUT_THRESHOLD
 from facetransfer.faceset import Faceset, open_faceset
 from facetransfer.media import OUTPUT_FORMATS, Frame, probe
 from facetransfer.media import read_frames as media_read_frames

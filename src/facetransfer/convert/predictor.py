@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from facetransfer.errors import CheckpointError, ConfigError
-from facetransfer.extract.align import COVERAGES, Coverage
+from facetransfer.faces.align import COVERAGES, Coverage
 from facetransfer.models.base import FaceSwapModel
 
 logger = logging.getLogger(__name__)

@@ -24,7 +24,7 @@ from facetransfer.convert.blend import (
 )
 from facetransfer.convert.color import ColorMode, match_color
 from facetransfer.convert.smoothing import face_size_px
-from facetransfer.extract.align import Coverage, alignment_matrices, apply_affine, warp_to_crop
+from facetransfer.faces.align import Coverage, alignment_matrices, apply_affine, warp_to_crop
 
 # Automatic mask shaping, as fractions of the face size (`smoothing.face_size_px`, about 0.8 of the
 # jaw width): erode a little so the hull's edge, which sits on the jaw line, does not show the target's

@@ -4,7 +4,7 @@ The records (from the target's faceset, or from extraction on the fly) are known
 starts; the `FaceScheduler` hands out each frame's faces as the frames stream by, because two things
 can only be decided with the frame in hand:
 
-- a scene cut (`extract.cuts.CutDetector`) restarts the smoothing of every track;
+- a scene cut (`faces.cuts.CutDetector`) restarts the smoothing of every track;
 - a track that continues across a cut is checked with an identity embedding, when only one person is
   swapped: if the face after the cut is not the face before it, the tracker linked two people, and the
   track is not swapped from the cut on.
@@ -23,8 +23,8 @@ import numpy as np
 from facetransfer.convert.recipe import FaceCrop, crop_face
 from facetransfer.convert.smoothing import TrackSmoother, jitter, track_corners
 from facetransfer.errors import ConfigError
-from facetransfer.extract.align import Coverage
-from facetransfer.extract.cuts import DEFAULT_CUT_THRESHOLD, CutDetector
+from facetransfer.faces.align import Coverage
+from facetransfer.faces.cuts import DEFAULT_CUT_THRESHOLD, CutDetector
 from facetransfer.faceset import FaceRecord, Faceset
 from facetransfer.media import Frame
 
@@ -91,7 +91,7 @@ class _IdentityCheck:
         self, before: tuple[np.ndarray, np.ndarray], after: tuple[np.ndarray, np.ndarray]
     ) -> bool:
         """`before` and `after`: (frame image, 68 landmarks). True when unsure (no embedder)."""
-        from facetransfer.extract.identity import SAME_PERSON_DISTANCE, IdentityEmbedder, face_box_for_dlib
+        from facetransfer.faces.identity import SAME_PERSON_DISTANCE, IdentityEmbedder, face_box_for_dlib
 
         if self._embedder is None and self.available:
             try:

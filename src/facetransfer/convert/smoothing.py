@@ -24,8 +24,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from facetransfer.extract import landmarks as lm
-from facetransfer.extract.align import Coverage, alignment_matrices
+from facetransfer.faces import landmarks as lm
+from facetransfer.faces.align import Coverage, alignment_matrices
 
 # `strength` 0..1 -> minimum cut-off (Hz), log-linear between these two.
 _LIGHTEST_CUTOFF_HZ = 20.0

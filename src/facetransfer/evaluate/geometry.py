@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from facetransfer.extract import landmarks as lm
-from facetransfer.extract.align import apply_affine, umeyama
-from facetransfer.extract.pose import head_pose
+from facetransfer.faces import landmarks as lm
+from facetransfer.faces.align import apply_affine, umeyama
+from facetransfer.faces.pose import head_pose
 
 # Points that an expression hardly moves: brows, nose, and the eye corners. The two faces are aligned
 # on these, so what is left on the eyes and the mouth is expression (and landmark noise).

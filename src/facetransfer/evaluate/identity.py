@@ -1,6 +1,6 @@
 """Identity references for evaluation: the source person's mean embedding from source media, a
 gallery of other people, and nearest-identity retrieval (dlib's 128-d embeddings, see
-`facetransfer.extract.identity`)."""
+`facetransfer.faces.identity`)."""
 
 from __future__ import annotations
 
@@ -15,10 +15,10 @@ from pathlib import Path
 import numpy as np
 
 from facetransfer.errors import MediaError, NoFaceError
-from facetransfer.extract.detectors import FaceDetector
-from facetransfer.extract.identity import CHIP_PX, IdentityEmbedder, distance_matrix, face_box_for_dlib
-from facetransfer.extract.landmarker import MeshLandmarker
-from facetransfer.extract.verify import FaceVerifier
+from facetransfer.faces.detectors import FaceDetector
+from facetransfer.faces.identity import CHIP_PX, IdentityEmbedder, distance_matrix, face_box_for_dlib
+from facetransfer.faces.landmarker import MeshLandmarker
+from facetransfer.faces.verify import FaceVerifier
 from facetransfer.faceset.io import is_faceset, open_faceset
 from facetransfer.fsutil import write_json_atomic
 from facetransfer.media import IMAGE_EXTENSIONS, list_images, probe, read_frames, read_image

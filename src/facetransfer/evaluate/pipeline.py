@@ -42,16 +42,16 @@ from facetransfer.evaluate.results import (
     WorstFrame,
 )
 from facetransfer.evaluate.seam import measure_seam
-from facetransfer.extract.cuts import CutDetector
-from facetransfer.extract.detectors import Detection, create_detector
-from facetransfer.extract.identity import (
+from facetransfer.faces.cuts import CutDetector
+from facetransfer.faces.detectors import Detection, create_detector
+from facetransfer.faces.finder import FaceFinder
+from facetransfer.faces.identity import (
     IdentityEmbedder,
     distance_matrix,
     face_box_for_dlib,
 )
-from facetransfer.extract.landmarker import MeshLandmarker, landmarks_bbox
-from facetransfer.extract.pipeline import FaceFinder
-from facetransfer.extract.verify import FaceVerifier
+from facetransfer.faces.landmarker import MeshLandmarker, landmarks_bbox
+from facetransfer.faces.verify import FaceVerifier
 from facetransfer.media import encoded_size, probe, read_frames
 
 logger = logging.getLogger(__name__)

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from facetransfer.extract.landmarker import landmarks_bbox
-from facetransfer.masks import face_hull_mask
+from facetransfer.faces.landmarker import landmarks_bbox
+from facetransfer.faces.masks import face_hull_mask
 
 Window = tuple[int, int, int, int]  # x0, y0, x1, y1 in frame pixels, end-exclusive
 

@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 
 from facetransfer.evaluate.results import THUMB_PX, Evaluation, FrameMetrics, WorstFrame
-from facetransfer.extract.identity import SAME_PERSON_DISTANCE
+from facetransfer.faces.identity import SAME_PERSON_DISTANCE
 from facetransfer.fsutil import atomic_path, write_json_atomic
 from facetransfer.sheet import contact_sheet, write_png
 

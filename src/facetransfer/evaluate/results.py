@@ -13,7 +13,7 @@ import numpy as np
 from facetransfer import __version__
 from facetransfer.errors import ConfigError
 from facetransfer.evaluate.stats import share, summarize
-from facetransfer.extract.identity import SAME_PERSON_DISTANCE
+from facetransfer.faces.identity import SAME_PERSON_DISTANCE
 
 EVALUATION_FORMAT = "facetransfer-evaluation"
 EVALUATION_VERSION = 1
@@ -50,7 +50,7 @@ class EvaluateConfig:
     Attributes:
         max_frames: evaluate at most this many (paired) frames from the start; None: all.
         every_n: evaluate one frame in `every_n` (flicker is then measured across `every_n` frames).
-        detector: face detector backend (`facetransfer.extract.DETECTORS`).
+        detector: face detector backend (`facetransfer.faces.DETECTORS`).
         identity: compute the identity metrics (the slowest part: ~0.1-0.2 s per face on a CPU).
         identity_every: embed the faces of one evaluated frame in this many; None: every frame up
             to `IDENTITY_FRAMES` frames, evenly thinned beyond that (an embedding costs ~0.1-0.2 s).

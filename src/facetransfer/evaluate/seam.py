@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from facetransfer.masks import erode_or_dilate, face_hull_points
+from facetransfer.faces.masks import erode_or_dilate, face_hull_points
 
 # The inside/outside samples sit this fraction of the face size from the border.
 OFFSET_FRACTION = 0.06

@@ -1,22 +1,6 @@
-"""Face extraction: detection, 68 landmarks, alignment, tracking, identity, and faceset writing."""
+"""Face extraction: media -> the faces of one person -> a faceset (see `extract_faceset`). The face
+toolkit it uses (detectors, landmarks, alignment, tracking, identity) is `facetransfer.faces`."""
 
-from facetransfer.extract.align import COVERAGES, Coverage, alignment_matrices, template_points, warp_to_crop
-from facetransfer.extract.detectors import DETECTORS, Detection, create_detector
-from facetransfer.extract.landmarker import MeshLandmarker
-from facetransfer.extract.pipeline import ExtractConfig, ExtractSummary, FaceFinder, extract_faceset
+from facetransfer.extract.pipeline import ExtractConfig, ExtractSummary, extract_faceset
 
-__all__ = [
-    "COVERAGES",
-    "DETECTORS",
-    "Coverage",
-    "Detection",
-    "ExtractConfig",
-    "ExtractSummary",
-    "FaceFinder",
-    "MeshLandmarker",
-    "alignment_matrices",
-    "create_detector",
-    "extract_faceset",
-    "template_points",
-    "warp_to_crop",
-]
+__all__ = ["ExtractConfig", "ExtractSummary", "extract_faceset"]

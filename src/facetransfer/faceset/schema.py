@@ -31,7 +31,7 @@ class FaceRecord:
     """One detected, aligned face.
 
     Coordinates: `bbox_frame` is (x0, y0, x1, y1) in frame pixels; `landmarks_frame` is float32 (68, 2)
-    in frame pixels (the 68-point convention, see `extract.landmarks`); `frame_to_crop` and
+    in frame pixels (the 68-point convention, see `faces.landmarks`); `frame_to_crop` and
     `crop_to_frame` are float32 (2, 3) affine matrices between frame pixels and crop pixels.
     """
 

@@ -20,8 +20,8 @@ import numpy as np
 import torch
 
 from facetransfer.errors import FacesetError
+from facetransfer.faces.masks import eyes_mask, face_hull_mask, mouth_mask
 from facetransfer.faceset import FaceRecord, open_faceset
-from facetransfer.masks import eyes_mask, face_hull_mask, mouth_mask
 
 logger = logging.getLogger(__name__)
 

@@ -37,7 +37,7 @@ SYNTH_FACE_FRAMES = 8  # frames 0..7 have a face record; 8 and 9 have none
 
 def synthetic_landmarks(frame_index: int):
     """float32 (68, 2): the template face, ~60 px wide, drifting right by 1 px per frame."""
-    from facetransfer.extract.align import template_points
+    from facetransfer.faces.align import template_points
 
     return template_points(96, "full") + np.array([32.0 + frame_index, 14.0], dtype=np.float32)
 
@@ -71,7 +71,7 @@ def write_synthetic_faceset(
     folder: Path, video: Path, coverage: str = "full", identities: list[int] | None = None
 ) -> Path:
     """A faceset of the synthetic video: one track, frames 0..SYNTH_FACE_FRAMES-1."""
-    from facetransfer.extract.align import alignment_matrices, warp_to_crop
+    from facetransfer.faces.align import alignment_matrices, warp_to_crop
     from facetransfer.faceset import FaceRecord, FacesetManifest, FacesetWriter
     from facetransfer.media import probe
 

@@ -19,8 +19,8 @@ from facetransfer.convert.blend import (
     shape_mask,
     sharpen,
 )
-from facetransfer.extract.align import invert_affine, template_points, warp_to_crop
-from facetransfer.masks import face_hull_mask
+from facetransfer.faces.align import invert_affine, template_points, warp_to_crop
+from facetransfer.faces.masks import face_hull_mask
 
 CROP = 64
 

@@ -28,8 +28,8 @@ from facetransfer.convert.pipeline import ConvertConfig, _Stages, convert_video
 from facetransfer.convert.predictor import Predictor
 from facetransfer.convert.schedule import FaceScheduler, records_for_target
 from facetransfer.errors import CheckpointError, ConfigError, OutputExistsError
+from facetransfer.faces.masks import face_hull_points
 from facetransfer.faceset import open_faceset
-from facetransfer.masks import face_hull_points
 from facetransfer.media import Frame
 from facetransfer.provenance import ProvenanceConfig
 

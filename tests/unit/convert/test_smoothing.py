@@ -15,7 +15,7 @@ from facetransfer.convert.smoothing import (
     smoothing_parameters,
     track_corners,
 )
-from facetransfer.extract.align import template_points
+from facetransfer.faces.align import template_points
 
 FPS = 25.0
 CROP = 128

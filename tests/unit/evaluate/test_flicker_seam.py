@@ -4,8 +4,8 @@ import pytest
 from facetransfer.evaluate.flicker import FlickerMeter, backward_warp, mean_absolute_change
 from facetransfer.evaluate.regions import face_window, hull_mask_in_window
 from facetransfer.evaluate.seam import border_samples, hull_polygon, measure_seam
-from facetransfer.extract.align import template_points
-from facetransfer.masks import face_hull_mask
+from facetransfer.faces.align import template_points
+from facetransfer.faces.masks import face_hull_mask
 
 
 def _texture(height: int = 160, width: int = 160, seed: int = 0) -> np.ndarray:

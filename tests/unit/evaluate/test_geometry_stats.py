@@ -5,7 +5,7 @@ import pytest
 
 from facetransfer.evaluate.geometry import EXPRESSION_POINTS, expression_error, inter_ocular_px, pose_errors
 from facetransfer.evaluate.stats import finite_values, share, summarize
-from facetransfer.extract.align import mean_face_3d, template_points
+from facetransfer.faces.align import mean_face_3d, template_points
 
 
 def test_summarize_ignores_missing_values() -> None:

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from facetransfer.errors import FacesetError
-from facetransfer.extract.align import alignment_matrices, template_points
+from facetransfer.faces.align import alignment_matrices, template_points
 from facetransfer.faceset import FaceRecord, FacesetManifest, FacesetWriter, open_faceset
 
 

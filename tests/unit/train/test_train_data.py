@@ -10,8 +10,8 @@ import torch
 from train_fixtures import SOURCE_PERSON, FacesetFactory, write_test_faceset
 
 from facetransfer.errors import FacesetError
-from facetransfer.extract.align import template_points
-from facetransfer.masks import face_hull_mask
+from facetransfer.faces.align import template_points
+from facetransfer.faces.masks import face_hull_mask
 from facetransfer.train.data import FaceSampler, holdout_split, load_faces
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from facetransfer.extract.align import TEMPLATE_NAME, template_points
+from facetransfer.faces.align import TEMPLATE_NAME, template_points
 from facetransfer.faceset import FaceRecord, FacesetManifest, FacesetWriter
 
 SOURCE_PERSON = "John_Salley"

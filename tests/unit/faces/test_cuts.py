@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from facetransfer.extract.cuts import CutDetector, colour_signature, signature_distance
+from facetransfer.faces.cuts import CutDetector, colour_signature, signature_distance
 from facetransfer.media import read_frames
 
 

@@ -1,8 +1,8 @@
 import numpy as np
 
-from facetransfer.extract.cuts import CutDetector
-from facetransfer.extract.identity import cluster, distance_matrix
-from facetransfer.extract.tracking import Tracker, iou, match_boxes
+from facetransfer.faces.cuts import CutDetector
+from facetransfer.faces.identity import cluster, distance_matrix
+from facetransfer.faces.tracking import Tracker, iou, match_boxes
 
 
 def test_iou_and_matching() -> None:

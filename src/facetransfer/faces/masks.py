@@ -8,7 +8,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from facetransfer.extract import landmarks as lm
+from facetransfer.faces import landmarks as lm
 
 
 def _fill_hull(points: np.ndarray, height: int, width: int) -> np.ndarray:

@@ -1,9 +1,9 @@
 import numpy as np
 import pytest
 
-from facetransfer.extract.align import mean_face_3d
-from facetransfer.extract.landmarks import MESH_TO_68, eye_angle_deg, mesh_to_68
-from facetransfer.extract.pose import euler_from_rotation, head_pose
+from facetransfer.faces.align import mean_face_3d
+from facetransfer.faces.landmarks import MESH_TO_68, eye_angle_deg, mesh_to_68
+from facetransfer.faces.pose import euler_from_rotation, head_pose
 
 
 def test_mesh_mapping_is_68_distinct_mesh_vertices() -> None:

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from facetransfer.extract.align import (
+from facetransfer.faces.align import (
     ALIGN_POINTS,
     COVERAGES,
     alignment_matrices,

@@ -9,7 +9,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from facetransfer.extract.align import mean_face_3d
+from facetransfer.faces.align import mean_face_3d
 
 # Points with little expression-driven motion: brows, nose, eye corners, mouth corners, chin, jaw sides.
 POSE_POINTS: tuple[int, ...] = (0, 4, 8, 12, 16, 17, 21, 22, 26, 27, 30, 31, 33, 35, 36, 39, 42, 45, 48, 54)

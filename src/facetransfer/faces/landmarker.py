@@ -6,8 +6,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from facetransfer.extract.detectors import native_stderr_silenced, quiet_mediapipe
-from facetransfer.extract.landmarks import mesh_to_68
+from facetransfer.faces.detectors import native_stderr_silenced, quiet_mediapipe
+from facetransfer.faces.landmarks import mesh_to_68
 
 MESH_INPUT_PX = 256
 # The crop is this many times the face box: the mesh's own detector needs some context around the face.

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from facetransfer.extract.align import alignment_matrices, warp_to_crop
-from facetransfer.extract.detectors import RetinaFaceDetector
+from facetransfer.faces.align import alignment_matrices, warp_to_crop
+from facetransfer.faces.detectors import RetinaFaceDetector
 
 VERIFY_CROP_PX = 160
 

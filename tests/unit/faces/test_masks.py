@@ -1,7 +1,7 @@
 import numpy as np
 
-from facetransfer.extract.align import template_points
-from facetransfer.masks import erode_or_dilate, eyes_mask, face_hull_mask, feather, mouth_mask
+from facetransfer.faces.align import template_points
+from facetransfer.faces.masks import erode_or_dilate, eyes_mask, face_hull_mask, feather, mouth_mask
 
 
 def test_face_masks_cover_the_right_regions() -> None:
