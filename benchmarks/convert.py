@@ -506,10 +506,13 @@ def contact_sheet(
     import cv2
 
     from facetransfer.convert.pipeline import ConvertConfig, convert_video
+    from facetransfer.extract import extract_for_model
 
     target = data / f"video/grid/{target_name}.mpg"
     output, mask = work / "sheet.mp4", work / "sheet_mask.mp4"
-    convert_video(target, model, output, ConvertConfig(mask_video=str(mask), crf=12))
+    convert_video(
+        target, model, output, ConvertConfig(mask_video=str(mask), crf=12), extract_target=extract_for_model
+    )
 
     def decode(path: Path) -> list[np.ndarray]:
         with av.open(str(path)) as container:

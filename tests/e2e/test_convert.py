@@ -13,7 +13,7 @@ import pytest
 
 from facetransfer.cli import main
 from facetransfer.convert.pipeline import ConvertConfig, convert_video
-from facetransfer.extract import ExtractConfig, extract_faceset
+from facetransfer.extract import ExtractConfig, extract_faceset, extract_for_model
 from facetransfer.faces.masks import face_hull_points
 from facetransfer.faceset import open_faceset
 from facetransfer.media import probe
@@ -105,7 +105,9 @@ def test_converts_the_target_with_its_sound(grid: dict[str, Path], tmp_path: Pat
 
 def test_extracts_on_the_fly_without_a_faceset(grid: dict[str, Path], tmp_path: Path) -> None:
     config = ConvertConfig(preset="ultrafast")
-    on_the_fly = convert_video(grid["target_video"], grid["model"], tmp_path / "fly.mp4", config)
+    on_the_fly = convert_video(
+        grid["target_video"], grid["model"], tmp_path / "fly.mp4", config, extract_target=extract_for_model
+    )
     with_faceset = convert_video(
         grid["target_video"],
         grid["model"],

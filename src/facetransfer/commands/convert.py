@@ -139,6 +139,7 @@ def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from facetransfer.convert.pipeline import ConvertConfig, convert_video
+    from facetransfer.extract import extract_for_model
     from facetransfer.provenance import config_from_args
 
     config = ConvertConfig(
@@ -177,7 +178,9 @@ def run(args: argparse.Namespace) -> int:
         bar.update(done - bar.n)
 
     try:
-        summary = convert_video(args.target, args.model, args.output, config, progress)
+        summary = convert_video(
+            args.target, args.model, args.output, config, progress, extract_target=extract_for_model
+        )
     finally:
         if bar is not None:
             bar.close()

@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import torch
@@ -45,6 +45,7 @@ from facetransfer.convert.predictor import PRECISIONS, Predictor, load_predictor
 from facetransfer.convert.recipe import FaceCrop, FaceSettings, swap_face
 from facetransfer.convert.schedule import FaceScheduler, records_for_target
 from facetransfer.errors import ConfigError, NoFaceError, OutputExistsError
+from facetransfer.faces.align import Coverage
 from facetransfer.faces.cuts import DEFAULT_CUT_THRESHOLD
 from facetransfer.faceset import Faceset, open_faceset
 from facetransfer.media import OUTPUT_FORMATS, Frame, probe
@@ -388,18 +389,29 @@ def _model_threads(predictor: Predictor, threads: int | None) -> Iterator[None]:
 # --- the public entry point ---------------------------------------------------------------------
 
 
-def _extract_on_the_fly(target: Path, folder: Path, predictor: Predictor, config: ConvertConfig) -> Faceset:
+class TargetExtractor(Protocol):
+    """Extracts the faces of `target` into a new faceset folder `output`, aligned as the model expects
+    them (`crop_size` pixels, `coverage`) and found with `detector`: every face when `all_faces`, else
+    the main person's. `facetransfer.extract.extract_for_model` is one; the conversion takes it as an
+    argument because the extraction stage is not a part of it."""
+
+    def __call__(
+        self,
+        target: Path,
+        output: Path,
+        *,
+        crop_size: int,
+        coverage: Coverage,
+        detector: str,
+        all_faces: bool,
+    ) -> None: ...
+
+
+def _extract_on_the_fly(
+    target: Path, folder: Path, predictor: Predictor, config: ConvertConfig, extract_target: TargetExtractor
+) -> Faceset:
     """Extract the target's faces with the model's crop size and coverage into `folder` (a temporary
     folder that the caller removes)."""
-    from facetransfer.extract import ExtractConfig, extract_faceset
-
-    extract_config = ExtractConfig(
-        crop_size=predictor.resolution,
-        coverage=predictor.coverage,
-        detector=config.detector,
-        all_faces=config.all_faces,
-        image_format="jpg",
-    )
     logger.info(
         "%s: no --faceset given; extracting faces (%s, %d px, %s)",
         target,
@@ -407,7 +419,14 @@ def _extract_on_the_fly(target: Path, folder: Path, predictor: Predictor, config
         predictor.resolution,
         predictor.coverage,
     )
-    extract_faceset([target], folder / "faceset", extract_config)
+    extract_target(
+        target,
+        folder / "faceset",
+        crop_size=predictor.resolution,
+        coverage=predictor.coverage,
+        detector=config.detector,
+        all_faces=config.all_faces,
+    )
     return open_faceset(folder / "faceset")
 
 
@@ -417,11 +436,14 @@ def convert_video(
     output: str | os.PathLike[str],
     config: ConvertConfig | None = None,
     progress: Callable[[int, int], None] | None = None,
+    extract_target: TargetExtractor | None = None,
 ) -> ConvertSummary:
     """Swap the faces of `target` (a video, an image or an image folder) with the model's source person
     and write `output` (a video with the target's fps, size, frame count, timestamps and audio; an image;
     or a folder of images).
 
+    Without `config.faceset`, the target's faces are extracted first into a temporary faceset by
+    `extract_target` (for example `facetransfer.extract.extract_for_model`); one of the two is needed.
     `progress(frames_done, frames_total)` is called after each written frame. Raises a
     `FacetransferError` subclass with a one-line message for bad inputs (no face, a model without a
     checkpoint, a faceset of another coverage, an output that would overwrite an input or cannot be
@@ -431,6 +453,11 @@ def convert_video(
     config.validate()
     started = time.perf_counter()
     target_path, output_path, model_path = Path(target), Path(output), Path(model_dir)
+    if not config.faceset and extract_target is None:
+        raise ConfigError(
+            f"{target_path}: no target faceset given and nothing to extract one with; pass the faceset "
+            "(`facetransfer extract`) or extract_target=facetransfer.extract.extract_for_model"
+        )
     info = probe(target_path)
     kind = output_kind(info, output_path)
     inputs = [target_path, model_path] + ([Path(config.faceset)] if config.faceset else [])
@@ -459,7 +486,8 @@ def convert_video(
             faces_from = f"faceset {config.faceset}"
         else:
             temporary = Path(tempfile.mkdtemp(prefix="facetransfer-convert-faces-"))  # removed below
-            faceset = _extract_on_the_fly(target_path, temporary, predictor, config)
+            assert extract_target is not None  # checked above
+            faceset = _extract_on_the_fly(target_path, temporary, predictor, config, extract_target)
             faces_from = "extracted on the fly"
         records = records_for_target(faceset, target_path, config.all_faces)
         if not records:

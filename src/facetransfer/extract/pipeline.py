@@ -385,4 +385,23 @@ def extract_faceset(
     return summary
 
 
-__all__ = ["ExtractConfig", "ExtractSummary", "MediaError", "extract_faceset"]
+def extract_for_model(
+    target: str | Path,
+    output: str | Path,
+    *,
+    crop_size: int,
+    coverage: Coverage,
+    detector: str,
+    all_faces: bool,
+) -> None:
+    """Extract the faces of `target` into the faceset folder `output` as a model expects them
+    (`crop_size` pixels, `coverage`), with JPEG crops: every face when `all_faces`, else the main
+    person's. What `convert` runs when no target faceset is given (`convert_video(...,
+    extract_target=extract_for_model)`)."""
+    config = ExtractConfig(
+        crop_size=crop_size, coverage=coverage, detector=detector, all_faces=all_faces, image_format="jpg"
+    )
+    extract_faceset([target], output, config)
+
+
+__all__ = ["ExtractConfig", "ExtractSummary", "MediaError", "extract_faceset", "extract_for_model"]

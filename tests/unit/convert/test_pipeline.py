@@ -228,6 +228,33 @@ def test_coverage_mismatch_is_refused_before_writing(synthetic_target, tmp_path)
     assert not (tmp_path / "out.mp4").exists() and _leftovers(tmp_path) == []
 
 
+def test_without_a_faceset_the_given_extractor_makes_one(synthetic_target, tiny_model_dir, tmp_path) -> None:
+    video, _faceset = synthetic_target
+    with pytest.raises(ConfigError, match="extract_for_model"):
+        convert_video(video, tiny_model_dir, tmp_path / "none.mp4", ConvertConfig(provenance=NO_MARKS))
+    assert _leftovers(tmp_path) == [] and not (tmp_path / "none.mp4").exists()
+
+    calls: list[dict[str, object]] = []
+
+    def extract_target(target: Path, output: Path, **options: object) -> None:
+        calls.append({"target": target, **options})
+        write_synthetic_faceset(output, target)
+
+    summary = convert_video(
+        video,
+        tiny_model_dir,
+        tmp_path / "out.mp4",
+        ConvertConfig(all_faces=True, provenance=NO_MARKS, preset="ultrafast"),
+        extract_target=extract_target,
+    )
+    # the model's crop size and coverage, the conversion's detector and face choice
+    assert calls == [
+        {"target": video, "crop_size": 64, "coverage": "full", "detector": "mediapipe", "all_faces": True}
+    ]
+    assert summary.faces_from == "extracted on the fly" and summary.frames_swapped == SYNTH_FACE_FRAMES
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["out.mp4"]  # the temporary faceset is gone
+
+
 def test_model_folder_without_checkpoint_is_refused(synthetic_target, tmp_path) -> None:
     video, faceset = synthetic_target
     model = make_model_dir(tmp_path / "model")
