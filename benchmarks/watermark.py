@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import sys
 import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
@@ -27,7 +28,10 @@ import numpy as np
 
 from facetransfer.media import read_frames
 from facetransfer.provenance import VideoWatermarkReader, Watermarker, detect_watermark, make_payload
-from facetransfer.provenance.sharing import psnr_db, reencode
+
+# the sharing-site transforms are test helpers, shared with the provenance tests
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "support"))
+from sharing import psnr_db, reencode
 
 GRID_CLIPS = ("bbaf2n", "sbwe5n", "lbax4n", "lbbc2a", "brbk7n", "lrwp9a")
 

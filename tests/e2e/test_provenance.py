@@ -9,7 +9,6 @@ a tiny model, as tests/e2e/test_convert.py does, and check its output the same w
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -18,8 +17,6 @@ import pytest
 from facetransfer.cli import main
 from facetransfer.media import probe, read_frames
 from facetransfer.provenance import make_payload, sign_file, verify_file
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "unit" / "provenance"))
 from provenance_helpers import psnr_db, reencode_file, write_marked_video
 
 pytestmark = pytest.mark.e2e

@@ -7,10 +7,10 @@ import json
 import sys
 from typing import Any
 
+from facetransfer.commands.provenance_flags import add_provenance_arguments, config_from_args
 from facetransfer.convert.blend import BLEND_MODES, MASK_KINDS
 from facetransfer.convert.color import COLOR_MODES, DEFAULT_COLOR_MODE
 from facetransfer.faces.detectors import DETECTORS
-from facetransfer.provenance.options import add_provenance_arguments
 
 
 def register(subparsers: Any) -> None:
@@ -140,7 +140,6 @@ def run(args: argparse.Namespace) -> int:
 
     from facetransfer.convert.pipeline import ConvertConfig, convert_video
     from facetransfer.extract import extract_for_model
-    from facetransfer.provenance import config_from_args
 
     config = ConvertConfig(
         faceset=args.faceset,

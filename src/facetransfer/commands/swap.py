@@ -8,8 +8,8 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
+from facetransfer.commands.provenance_flags import add_provenance_arguments, config_from_args
 from facetransfer.errors import ConfigError
-from facetransfer.provenance.options import add_provenance_arguments, config_from_args
 
 CONFIG_SECTIONS = ("extract", "model", "train", "convert")
 

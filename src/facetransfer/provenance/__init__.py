@@ -3,7 +3,7 @@ an optional visible label; and `verify_file` to check a file for them. See docs/
 
 The conversion stage uses it like this::
 
-    config = ProvenanceConfig()                      # or config_from_args(args)
+    config = ProvenanceConfig()                      # the commands build it from their flags
     payload = new_payload()
     marker = Watermarker(width, height, payload, config.watermark_strength)
     with VideoWriter(out, ..., metadata=container_metadata(payload)) as writer:
@@ -12,11 +12,16 @@ The conversion stage uses it like this::
     signing = sign_file(out, target_path, config, payload=payload)
 """
 
-from facetransfer.provenance.config import LABEL_CORNERS, LabelCorner, ProvenanceConfig, ProvenanceError
+from facetransfer.provenance.config import (
+    LABEL_CORNERS,
+    LabelCorner,
+    ProvenanceConfig,
+    ProvenanceError,
+    report_entry,
+)
 from facetransfer.provenance.detect import FrameReading, VideoReading, VideoWatermarkReader, detect_watermark
 from facetransfer.provenance.label import LabelPainter
 from facetransfer.provenance.metadata import container_metadata, tag_image_file
-from facetransfer.provenance.options import add_provenance_arguments, config_from_args, report_entry
 from facetransfer.provenance.payload import TOOL_ID, PayloadInfo, decode_payload, make_payload, new_payload
 from facetransfer.provenance.signing import can_sign, sign_file
 from facetransfer.provenance.verify import VerifyReport, verify_file
@@ -35,9 +40,7 @@ __all__ = [
     "VideoReading",
     "VideoWatermarkReader",
     "Watermarker",
-    "add_provenance_arguments",
     "can_sign",
-    "config_from_args",
     "container_metadata",
     "decode_payload",
     "detect_watermark",

@@ -1,4 +1,4 @@
-"""Provenance options, the user's config folder, and the errors of this package."""
+"""Provenance options, the user's config folder, the report entry, and the errors of this package."""
 
 from __future__ import annotations
 
@@ -111,3 +111,22 @@ def configured_signer_paths(config: ProvenanceConfig) -> tuple[Path, Path] | Non
             f"{config_dir() / CONFIG_FILE_NAME}: [provenance] needs both sign_cert and sign_key as paths"
         )
     return (config_dir() / Path(cert).expanduser(), config_dir() / Path(key).expanduser())
+
+
+def report_entry(
+    config: ProvenanceConfig, payload: int | None = None, signing: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """The `provenance` entry of a convert/swap report.
+
+    With provenance off it says so explicitly (`"enabled": false`, `"disabled_by": "--no-provenance"`).
+    """
+    entry: dict[str, Any] = {"enabled": config.enabled, "label": config.label}
+    if not config.enabled:
+        entry["disabled_by"] = "--no-provenance"
+        entry["marks"] = []
+        return entry
+    entry["marks"] = ["c2pa", "watermark", "metadata"] if signing else ["watermark", "metadata"]
+    entry["watermark_payload"] = f"{payload:08x}" if payload is not None else None
+    entry["watermark_strength"] = config.watermark_strength
+    entry["c2pa"] = signing
+    return entry

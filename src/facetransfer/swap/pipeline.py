@@ -39,7 +39,8 @@ from facetransfer.train.checkpoint import (
     latest_checkpoint,
     read_state,
 )
-from facetransfer.train.loop import RunConfig, default_preset_name, resolve_config, train
+from facetransfer.train.loop import default_preset_name, resolve_config, train
+from facetransfer.train.timing import measure_seconds_per_step
 
 logger = logging.getLogger(__name__)
 
@@ -177,31 +178,6 @@ def _extract_stage(
     state.mark_done(name, stage_fingerprint, faces=summary.faces_kept)
     details = {"faces": summary.faces_kept, "frames": summary.frames, "faceset": str(folder)}
     return StageReport(name, False, round(time.perf_counter() - started, 2), details)
-
-
-def measure_seconds_per_step(run_config: RunConfig, repeats: int = 3) -> float:
-    """Seconds per training step of the model on random data (forward, loss, backward, AdamW step),
-    after one warm-up step: the basis of the time estimate printed before training."""
-    import torch
-
-    from facetransfer.models.registry import build_model
-
-    model = build_model(run_config.model.name, **run_config.model.options())
-    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-5)
-    size, batch = run_config.model.resolution, run_config.train.batch_size
-    faces = torch.rand(batch, 3, size, size)
-    timings = []
-    for index in range(repeats + 1):
-        step_started = time.perf_counter()
-        source_image, source_mask, target_image, target_mask = model(faces, faces)
-        loss = (source_image - faces).abs().mean() + (target_image - faces).abs().mean()
-        loss = loss + source_mask.mean() + target_mask.mean()
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        if index:
-            timings.append(time.perf_counter() - step_started)
-    return sorted(timings)[len(timings) // 2]
 
 
 def _train_stage(

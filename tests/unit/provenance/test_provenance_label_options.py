@@ -1,8 +1,6 @@
-"""The visible label, the shared command-line flags, the config checks and the report entry."""
+"""The visible label, the config checks and the report entry."""
 
 from __future__ import annotations
-
-import argparse
 
 import numpy as np
 import pytest
@@ -11,8 +9,6 @@ from facetransfer.provenance import (
     LabelPainter,
     ProvenanceConfig,
     ProvenanceError,
-    add_provenance_arguments,
-    config_from_args,
     report_entry,
 )
 
@@ -32,35 +28,6 @@ def test_label_goes_in_its_corner_only(corner: str) -> None:
 def test_label_opacity_zero_changes_nothing() -> None:
     frame = np.full((100, 160, 3), 90, dtype=np.uint8)
     assert np.array_equal(LabelPainter(160, 100, "AI", "top-left", 0.0).apply(frame), frame)
-
-
-def _parse(*flags: str) -> argparse.Namespace:
-    parser = argparse.ArgumentParser()
-    add_provenance_arguments(parser)
-    return parser.parse_args(list(flags))
-
-
-def test_flags_map_to_the_config() -> None:
-    assert config_from_args(_parse()) == ProvenanceConfig()
-    config = config_from_args(
-        _parse(
-            "--label",
-            "AI EDIT",
-            "--label-corner",
-            "top-left",
-            "--label-opacity",
-            "0.3",
-            "--watermark-strength",
-            "2",
-        )
-    )
-    assert (config.label, config.label_corner, config.label_opacity, config.watermark_strength) == (
-        "AI EDIT",
-        "top-left",
-        0.3,
-        2.0,
-    )
-    assert config_from_args(_parse("--no-provenance")).enabled is False
 
 
 def test_config_checks() -> None:

@@ -9,10 +9,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from provenance_helpers import reencode_file, write_marked_video
 
 from facetransfer.cli import main
 from facetransfer.provenance import Watermarker, make_payload, sign_file, tag_image_file, verify_file
+from provenance_helpers import reencode_file, write_marked_video
 
 PAYLOAD = make_payload(0x7E5700)
 GRID = "video/grid/bbaf2n.mpg"

@@ -7,11 +7,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from provenance_helpers import psnr_db
 
 from facetransfer.media import read_image
 from facetransfer.provenance import Watermarker, make_payload
 from facetransfer.provenance.pattern import pattern_tile
+from provenance_helpers import psnr_db
 
 PAYLOAD = make_payload(0x2468AC)
 

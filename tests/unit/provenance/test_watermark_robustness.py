@@ -7,10 +7,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from provenance_helpers import reencode
 
 from facetransfer.media import IMAGE_EXTENSIONS, read_frames
 from facetransfer.provenance import VideoWatermarkReader, Watermarker, detect_watermark, make_payload
+from provenance_helpers import reencode
 
 PAYLOAD = make_payload(0x13579B)
 

@@ -8,7 +8,7 @@ import numpy as np
 
 from facetransfer.media import VideoWriter, read_frames
 from facetransfer.provenance import Watermarker, container_metadata
-from facetransfer.provenance.sharing import psnr_db, reencode, reencode_file
+from sharing import psnr_db, reencode, reencode_file
 
 __all__ = ["psnr_db", "reencode", "reencode_file", "write_marked_video"]
 

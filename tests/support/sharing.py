@@ -1,6 +1,6 @@
 """What a sharing site does to a video, for measuring whether the watermark survives it: re-encode
-with H.264 (optionally resized), and the PSNR that says how visible a mark is. Used by the watermark
-benchmark and the provenance tests."""
+with H.264 (optionally resized), and the PSNR that says how visible a mark is. Used by the provenance
+tests and the watermark benchmark (`tests/support` is on pytest's path; the benchmark adds it)."""
 
 from __future__ import annotations
 

@@ -1,9 +1,8 @@
-"""The provenance flags shared by `convert` and `swap`, and the report entry they produce."""
+"""The provenance flags shared by the `convert` and `swap` commands."""
 
 from __future__ import annotations
 
 import argparse
-from typing import Any
 
 from facetransfer.provenance.config import LABEL_CORNERS, ProvenanceConfig
 
@@ -52,22 +51,3 @@ def config_from_args(args: argparse.Namespace) -> ProvenanceConfig:
         label_opacity=args.label_opacity,
         watermark_strength=args.watermark_strength,
     )
-
-
-def report_entry(
-    config: ProvenanceConfig, payload: int | None = None, signing: dict[str, Any] | None = None
-) -> dict[str, Any]:
-    """The `provenance` entry of a convert/swap report.
-
-    With provenance off it says so explicitly (`"enabled": false`, `"disabled_by": "--no-provenance"`).
-    """
-    entry: dict[str, Any] = {"enabled": config.enabled, "label": config.label}
-    if not config.enabled:
-        entry["disabled_by"] = "--no-provenance"
-        entry["marks"] = []
-        return entry
-    entry["marks"] = ["c2pa", "watermark", "metadata"] if signing else ["watermark", "metadata"]
-    entry["watermark_payload"] = f"{payload:08x}" if payload is not None else None
-    entry["watermark_strength"] = config.watermark_strength
-    entry["c2pa"] = signing
-    return entry
