@@ -145,7 +145,8 @@ def _untrained_model(folder: Path, preset_name: str) -> Path:
     """Timing does not depend on the weights: a freshly initialised model of the preset."""
     import torch
 
-    from facetransfer.models import build_model, get_preset
+    from facetransfer.models import build_model
+    from facetransfer.presets import get_preset
     from facetransfer.train.checkpoint import RunConfig, TrainingState, save_checkpoint, write_config
 
     preset = get_preset(preset_name)

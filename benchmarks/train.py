@@ -24,7 +24,8 @@ from typing import Any
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from facetransfer.models import PRESETS, build_model, get_preset
+from facetransfer.models import build_model
+from facetransfer.presets import PRESETS, get_preset
 from facetransfer.train.augment import AugmentConfig
 from facetransfer.train.distributed import pick_device
 from facetransfer.train.loop import training_step

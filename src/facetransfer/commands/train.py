@@ -52,7 +52,7 @@ TRAIN_FLAGS: tuple[str, ...] = (
 
 
 def register(subparsers: Any) -> None:
-    from facetransfer.models.presets import COLOR_TRANSFERS, PRESETS
+    from facetransfer.presets import COLOR_TRANSFERS, PRESETS
 
     parser: argparse.ArgumentParser = subparsers.add_parser(
         "train",

@@ -1,17 +1,22 @@
-"""A small decorator registry of model architectures: `register_model`, `build_model`, `MODELS`."""
+"""A small decorator registry of model architectures: `register_model`, `build_model`, `MODELS`.
+
+A leaf: it imports no model. `facetransfer.models` fills it by importing the built-in architectures,
+so any import of the package sees them registered."""
 
 from __future__ import annotations
 
 import inspect
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from facetransfer.errors import ConfigError
-from facetransfer.models.base import FaceSwapModel
+
+if TYPE_CHECKING:
+    from facetransfer.models.base import FaceSwapModel
 
 MODELS: dict[str, type[FaceSwapModel]] = {}
 
-ModelClass = TypeVar("ModelClass", bound=type[FaceSwapModel])
+ModelClass = TypeVar("ModelClass", bound="type[FaceSwapModel]")
 
 
 def register_model(name: str) -> Callable[[ModelClass], ModelClass]:
@@ -27,11 +32,6 @@ def register_model(name: str) -> Callable[[ModelClass], ModelClass]:
     return decorate
 
 
-def load_builtin_models() -> None:
-    """Register the built-in architectures (importing their modules registers them)."""
-    from facetransfer.models import df, liae  # noqa: F401
-
-
 def model_options(name: str) -> tuple[str, ...]:
     """The option names (constructor keywords) of model `name`."""
     cls = _model_class(name)
@@ -39,7 +39,6 @@ def model_options(name: str) -> tuple[str, ...]:
 
 
 def _model_class(name: str) -> type[FaceSwapModel]:
-    load_builtin_models()
     if name not in MODELS:
         raise ConfigError(f"unknown model {name!r}; choose one of: {', '.join(sorted(MODELS))}")
     return MODELS[name]

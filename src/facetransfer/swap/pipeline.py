@@ -23,7 +23,7 @@ from facetransfer.extract.pipeline import ExtractConfig, extract_faceset
 from facetransfer.faceset import open_faceset
 from facetransfer.faceset.io import is_faceset
 from facetransfer.fsutil import write_json_atomic
-from facetransfer.models.presets import ModelConfig, TrainConfig
+from facetransfer.presets import ModelConfig, TrainConfig
 from facetransfer.provenance import (
     ProvenanceConfig,
     Watermarker,

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from facetransfer.models.presets import ColorTransfer, TrainConfig
+from facetransfer.presets import ColorTransfer, TrainConfig
 
 # DeepFaceLab's random warp: a coarse grid of 2, 4 or 8 cells whose inner points move by a normal
 # offset of 0.24 cell, upsampled to a smooth field.

@@ -41,8 +41,8 @@ from facetransfer import __version__
 from facetransfer.errors import CheckpointError
 from facetransfer.fsutil import atomic_dir, fsync_dir, write_json_atomic, write_text_atomic
 from facetransfer.models.base import FaceSwapModel
-from facetransfer.models.presets import ModelConfig, TrainConfig
 from facetransfer.models.registry import build_model
+from facetransfer.presets import ModelConfig, TrainConfig
 
 logger = logging.getLogger(__name__)
 

@@ -34,7 +34,7 @@ from tqdm.contrib.logging import logging_redirect_tqdm
 from facetransfer.errors import ConfigError
 from facetransfer.models import registry
 from facetransfer.models.base import FaceSwapModel
-from facetransfer.models.presets import ModelConfig, TrainConfig, get_preset, with_options
+from facetransfer.presets import ModelConfig, TrainConfig, get_preset, with_options
 from facetransfer.train.augment import AugmentConfig, augment, to_float_nchw, unaugmented
 from facetransfer.train.checkpoint import (
     PREVIEWS_DIR,

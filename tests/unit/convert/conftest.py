@@ -11,7 +11,8 @@ import torch
 
 
 def make_model_dir(folder: Path, coverage: str = "full", seed: int = 0) -> Path:
-    from facetransfer.models import build_model, get_preset
+    from facetransfer.models import build_model
+    from facetransfer.presets import get_preset
     from facetransfer.train.checkpoint import RunConfig, TrainingState, save_checkpoint, write_config
 
     torch.manual_seed(seed)

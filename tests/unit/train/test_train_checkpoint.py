@@ -10,7 +10,8 @@ import pytest
 import torch
 
 from facetransfer.errors import CheckpointError
-from facetransfer.models import ModelConfig, TrainConfig, build_model
+from facetransfer.models import build_model
+from facetransfer.presets import ModelConfig, TrainConfig
 from facetransfer.train.checkpoint import (
     CHECKPOINTS_DIR,
     RunConfig,

@@ -7,7 +7,7 @@ from dataclasses import replace
 import pytest
 
 from facetransfer.errors import ConfigError
-from facetransfer.models import get_preset
+from facetransfer.presets import get_preset
 from facetransfer.train import RunConfig
 from facetransfer.train.timing import measure_seconds_per_step
 
