@@ -145,9 +145,11 @@ def _untrained_model(folder: Path, preset_name: str) -> Path:
     """Timing does not depend on the weights: a freshly initialised model of the preset."""
     import torch
 
+    from facetransfer.modelfolder.checkpoints import TrainingState
+    from facetransfer.modelfolder.config import RunConfig, write_config
+    from facetransfer.modelfolder.weights import save_checkpoint
     from facetransfer.models import build_model
     from facetransfer.presets import get_preset
-    from facetransfer.train.checkpoint import RunConfig, TrainingState, save_checkpoint, write_config
 
     preset = get_preset(preset_name)
     model = build_model(preset.model.name, **preset.model.options())
@@ -390,7 +392,7 @@ def measure_colours(
     predictor = load_predictor(model, "cpu") if model is not None else None
     pairs: tuple[tuple[str, str], ...] = COLOR_PAIRS
     if model is not None:
-        from facetransfer.train.checkpoint import read_config
+        from facetransfer.modelfolder.config import read_config
 
         data_config = read_config(model).data
         pairs = ((Path(data_config["source"]).name, Path(data_config["target"]).name),)

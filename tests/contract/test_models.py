@@ -9,8 +9,8 @@ import pytest
 import torch
 
 from facetransfer.errors import CheckpointError, ConfigError
+from facetransfer.modelfolder.weights import load_weights, save_weights
 from facetransfer.models import MODELS, SIDES, FaceSwapModel, build_model
-from facetransfer.train.checkpoint import load_weights, save_weights
 
 NARROW = {"bottleneck_width": 16, "encoder_width": 8, "decoder_width": 8, "mask_width": 4}
 MODEL_NAMES = sorted(MODELS)

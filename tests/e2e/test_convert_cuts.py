@@ -24,9 +24,11 @@ CUTS = (20, 82, 211)
 
 def _untrained_model(folder: Path) -> Path:
     """A `tiny` model folder with random weights: what it renders does not matter here, where it goes does."""
+    from facetransfer.modelfolder.checkpoints import TrainingState
+    from facetransfer.modelfolder.config import RunConfig, write_config
+    from facetransfer.modelfolder.weights import save_checkpoint
     from facetransfer.models import build_model
     from facetransfer.presets import get_preset
-    from facetransfer.train.checkpoint import RunConfig, TrainingState, save_checkpoint, write_config
 
     torch.manual_seed(0)
     preset = get_preset("tiny")

@@ -16,9 +16,9 @@ import pytest
 from facetransfer.cli import main
 from facetransfer.faceset import open_faceset
 from facetransfer.media import VideoWriter, probe, read_frames
+from facetransfer.modelfolder.checkpoints import latest_checkpoint, read_state, verify_checkpoint
 from facetransfer.provenance import ProvenanceConfig
 from facetransfer.swap.pipeline import SwapConfig, run_swap, write_comparison
-from facetransfer.train.checkpoint import latest_checkpoint, read_state, verify_checkpoint
 
 pytestmark = pytest.mark.e2e
 

@@ -72,7 +72,7 @@ def describe(path: Path) -> dict[str, Any]:
     if is_faceset(path):
         return faceset_info(path)
     if path.is_dir() and ((path / "config.json").is_file() or (path / "checkpoints").is_dir()):
-        from facetransfer.train.checkpoint import describe_model
+        from facetransfer.modelfolder.describe import describe_model
 
         return describe_model(path)
     from facetransfer.media import probe

@@ -105,7 +105,8 @@ def load_predictor(
     checkpoint, and `ConfigError` when its coverage is unknown.
     """
     # Imported here: the training package is heavy and conversion of a bad path should fail fast.
-    from facetransfer.train.checkpoint import describe_architecture, load_model
+    from facetransfer.modelfolder.config import describe_architecture
+    from facetransfer.modelfolder.weights import load_model
 
     folder = Path(model_dir)
     if not folder.is_dir():

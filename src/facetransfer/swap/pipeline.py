@@ -23,6 +23,8 @@ from facetransfer.extract.pipeline import ExtractConfig, extract_faceset
 from facetransfer.faceset import open_faceset
 from facetransfer.faceset.io import is_faceset
 from facetransfer.fsutil import write_json_atomic
+from facetransfer.modelfolder.checkpoints import latest_checkpoint, read_state
+from facetransfer.modelfolder.config import PREVIEWS_DIR, is_model_dir
 from facetransfer.presets import ModelConfig, TrainConfig
 from facetransfer.provenance import (
     ProvenanceConfig,
@@ -33,12 +35,6 @@ from facetransfer.provenance import (
     sign_file,
 )
 from facetransfer.swap.state import WorkState, file_identity, fingerprint
-from facetransfer.train.checkpoint import (
-    PREVIEWS_DIR,
-    is_model_dir,
-    latest_checkpoint,
-    read_state,
-)
 from facetransfer.train.loop import default_preset_name, resolve_config, train
 from facetransfer.train.timing import measure_seconds_per_step
 

@@ -1,4 +1,6 @@
-"""Training: data, augmentation, losses, the loop, checkpoints and previews.
+"""Training: data, augmentation, losses, the loop, previews and the step timing. The model folder it
+writes is `facetransfer.modelfolder`; `RunConfig`, `TrainingState`, `load_model` and `describe_model`
+are re-exported here for convenience.
 
 Public API::
 
@@ -8,7 +10,10 @@ Public API::
     describe_model(model_dir) -> dict
 """
 
-from facetransfer.train.checkpoint import RunConfig, TrainingState, describe_model, load_model
+from facetransfer.modelfolder.checkpoints import TrainingState
+from facetransfer.modelfolder.config import RunConfig
+from facetransfer.modelfolder.describe import describe_model
+from facetransfer.modelfolder.weights import load_model
 from facetransfer.train.loop import TrainResult, resolve_config, train
 
 __all__ = [

@@ -32,26 +32,21 @@ from tqdm import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
 from facetransfer.errors import ConfigError
+from facetransfer.modelfolder.checkpoints import TrainingState, latest_checkpoint, recover, update_best
+from facetransfer.modelfolder.config import (
+    PREVIEWS_DIR,
+    RunConfig,
+    describe_architecture,
+    is_model_dir,
+    read_config,
+    write_config,
+)
+from facetransfer.modelfolder.metrics import append_metrics, truncate_metrics
+from facetransfer.modelfolder.weights import load_checkpoint, save_checkpoint
 from facetransfer.models import registry
 from facetransfer.models.base import FaceSwapModel
 from facetransfer.presets import ModelConfig, TrainConfig, get_preset, with_options
 from facetransfer.train.augment import AugmentConfig, augment, to_float_nchw, unaugmented
-from facetransfer.train.checkpoint import (
-    PREVIEWS_DIR,
-    RunConfig,
-    TrainingState,
-    append_metrics,
-    describe_architecture,
-    is_model_dir,
-    latest_checkpoint,
-    load_checkpoint,
-    read_config,
-    recover,
-    save_checkpoint,
-    truncate_metrics,
-    update_best,
-    write_config,
-)
 from facetransfer.train.data import FaceData, FaceSampler, load_faces
 from facetransfer.train.distributed import Distributed, pick_device, weights_digest
 from facetransfer.train.loss import FaceLoss, LossWeights

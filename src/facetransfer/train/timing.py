@@ -6,8 +6,8 @@ import time
 
 import torch
 
+from facetransfer.modelfolder.config import RunConfig
 from facetransfer.models.registry import build_model
-from facetransfer.train.checkpoint import RunConfig
 
 
 def measure_seconds_per_step(run_config: RunConfig, repeats: int = 3) -> float:

@@ -11,9 +11,11 @@ import torch
 
 
 def make_model_dir(folder: Path, coverage: str = "full", seed: int = 0) -> Path:
+    from facetransfer.modelfolder.checkpoints import TrainingState
+    from facetransfer.modelfolder.config import RunConfig, write_config
+    from facetransfer.modelfolder.weights import save_checkpoint
     from facetransfer.models import build_model
     from facetransfer.presets import get_preset
-    from facetransfer.train.checkpoint import RunConfig, TrainingState, save_checkpoint, write_config
 
     torch.manual_seed(seed)
     preset = get_preset("tiny")

@@ -14,7 +14,8 @@ from pathlib import Path
 
 import cv2
 
-from facetransfer.train.checkpoint import list_checkpoints, load_model, verify_checkpoint
+from facetransfer.modelfolder.checkpoints import list_checkpoints, verify_checkpoint
+from facetransfer.modelfolder.weights import load_model
 
 SAVE_EVERY_STEPS = 2
 

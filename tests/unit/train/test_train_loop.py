@@ -18,11 +18,11 @@ import torch
 from train_fixtures import write_test_faceset
 
 from facetransfer.errors import ConfigError
+from facetransfer.modelfolder.metrics import read_metrics
 from facetransfer.models import MODELS, register_model
 from facetransfer.models.df import DFModel
 from facetransfer.presets import ModelConfig, get_preset
 from facetransfer.train import RunConfig, load_model, resolve_config, train
-from facetransfer.train.checkpoint import read_metrics
 from facetransfer.train.data import load_faces
 from facetransfer.train.loop import learning_rate
 

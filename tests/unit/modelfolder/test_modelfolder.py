@@ -1,35 +1,30 @@
-"""Checkpoints: round trip, atomic layout, pruning, best copy, crash recovery, rejection of
-damaged or foreign checkpoints, metrics repair, describe_model."""
+"""The model folder: checkpoint round trip, atomic layout, pruning, best copy, crash recovery,
+rejection of damaged or foreign checkpoints, metrics repair, describe_model without PyTorch."""
 
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 import torch
 
 from facetransfer.errors import CheckpointError
-from facetransfer.models import build_model
-from facetransfer.presets import ModelConfig, TrainConfig
-from facetransfer.train.checkpoint import (
-    CHECKPOINTS_DIR,
-    RunConfig,
+from facetransfer.modelfolder.checkpoints import (
     TrainingState,
-    append_metrics,
-    describe_model,
     latest_checkpoint,
     list_checkpoints,
-    load_checkpoint,
-    load_model,
-    read_config,
-    read_metrics,
     recover,
-    save_checkpoint,
-    truncate_metrics,
     update_best,
-    write_config,
 )
+from facetransfer.modelfolder.config import CHECKPOINTS_DIR, RunConfig, read_config, write_config
+from facetransfer.modelfolder.describe import describe_model
+from facetransfer.modelfolder.metrics import append_metrics, read_metrics, truncate_metrics
+from facetransfer.modelfolder.weights import load_checkpoint, load_model, save_checkpoint
+from facetransfer.models import build_model
+from facetransfer.presets import ModelConfig, TrainConfig
 
 MODEL = ModelConfig("df", 64, bottleneck_width=16, encoder_width=8, decoder_width=8, mask_width=4)
 
@@ -141,3 +136,15 @@ def test_folders_that_are_not_models_are_clear_errors(tmp_path: Path) -> None:
     (folder / "config.json").write_text(json.dumps(payload))
     with pytest.raises(CheckpointError, match="upgrade facetransfer"):
         read_config(folder)
+
+
+def test_reading_a_model_folder_needs_no_pytorch() -> None:
+    # `info` describes a model folder from its JSON files; only the weights need PyTorch
+    code = (
+        "import sys\n"
+        "import facetransfer.modelfolder.checkpoints, facetransfer.modelfolder.config\n"
+        "import facetransfer.modelfolder.describe, facetransfer.modelfolder.metrics\n"
+        "print('torch' in sys.modules)"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "False"
