@@ -32,3 +32,25 @@ class ConfigError(FacetransferError):
 
 class CheckpointError(FacetransferError):
     """A model folder has no usable checkpoint or one of another architecture."""
+
+
+class OutputError(FacetransferError):
+    """The output cannot be written where it was asked for."""
+
+
+class ProvenanceError(FacetransferError):
+    """Signing or reading provenance failed: bad certificate or key, unsupported format, I/O."""
+
+
+class TrainingOutOfMemoryError(FacetransferError):
+    """Training ran out of device memory at a batch size that cannot be lowered further."""
+
+
+class DivergenceError(FacetransferError):
+    """Training keeps producing non-finite losses or gradients, even after rolling back."""
+
+
+class Interrupted(FacetransferError):
+    """Stopped by Ctrl-C / SIGTERM after the current stage saved its work."""
+
+    exit_code = 130

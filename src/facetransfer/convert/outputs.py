@@ -13,7 +13,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from facetransfer.errors import ConfigError, FacetransferError, OutputExistsError
+from facetransfer.errors import ConfigError, OutputError, OutputExistsError
 from facetransfer.fsutil import atomic_dir, atomic_path
 from facetransfer.media import IMAGE_EXTENSIONS, OUTPUT_FORMATS, Frame, MediaInfo, VideoWriter, list_images
 from facetransfer.media.writer import VideoCodec
@@ -31,10 +31,6 @@ from facetransfer.provenance import (
 
 # A mask video of an image folder (which has no frame rate) is written at this rate.
 FOLDER_FPS = 25.0
-
-
-class OutputError(FacetransferError):
-    """The output cannot be written where it was asked for."""
 
 
 logger = logging.getLogger(__name__)

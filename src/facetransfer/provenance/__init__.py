@@ -12,13 +12,8 @@ The conversion stage uses it like this::
     signing = sign_file(out, target_path, config, payload=payload)
 """
 
-from facetransfer.provenance.config import (
-    LABEL_CORNERS,
-    LabelCorner,
-    ProvenanceConfig,
-    ProvenanceError,
-    report_entry,
-)
+from facetransfer.errors import ProvenanceError
+from facetransfer.provenance.config import LABEL_CORNERS, LabelCorner, ProvenanceConfig, report_entry
 from facetransfer.provenance.detect import FrameReading, VideoReading, VideoWatermarkReader, detect_watermark
 from facetransfer.provenance.label import LabelPainter
 from facetransfer.provenance.metadata import container_metadata, tag_image_file

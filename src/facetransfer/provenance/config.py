@@ -9,7 +9,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Literal, get_args
 
-from facetransfer.errors import FacetransferError
+from facetransfer.errors import ProvenanceError
 
 logger = logging.getLogger(__name__)
 
@@ -17,10 +17,6 @@ LabelCorner = Literal["top-left", "top-right", "bottom-left", "bottom-right"]
 LABEL_CORNERS: tuple[str, ...] = get_args(LabelCorner)
 
 CONFIG_FILE_NAME = "config.toml"
-
-
-class ProvenanceError(FacetransferError):
-    """Signing or reading provenance failed: bad certificate or key, unsupported format, I/O."""
 
 
 @dataclass

@@ -27,13 +27,9 @@ from pathlib import Path
 from typing import Any
 
 from facetransfer import TOOL_NAME, __version__
+from facetransfer.errors import ProvenanceError
 from facetransfer.fsutil import atomic_path, write_bytes_atomic
-from facetransfer.provenance.config import (
-    ProvenanceConfig,
-    ProvenanceError,
-    config_dir,
-    configured_signer_paths,
-)
+from facetransfer.provenance.config import ProvenanceConfig, config_dir, configured_signer_paths
 
 logger = logging.getLogger(__name__)
 

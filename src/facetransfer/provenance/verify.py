@@ -7,8 +7,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from facetransfer.errors import ProvenanceError
 from facetransfer.media import probe, read_frames
-from facetransfer.provenance.config import ProvenanceError
 from facetransfer.provenance.detect import VideoWatermarkReader, detect_watermark
 from facetransfer.provenance.metadata import find_provenance_text, image_text_tags
 from facetransfer.provenance.payload import decode_payload

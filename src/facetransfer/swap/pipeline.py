@@ -18,7 +18,7 @@ from typing import Any
 
 from facetransfer import __version__
 from facetransfer.convert.pipeline import ConvertConfig, convert_video
-from facetransfer.errors import ConfigError, FacetransferError, NoFaceError, OutputExistsError
+from facetransfer.errors import ConfigError, FacetransferError, Interrupted, NoFaceError, OutputExistsError
 from facetransfer.extract.pipeline import ExtractConfig, extract_faceset
 from facetransfer.faceset import open_faceset
 from facetransfer.faceset.io import is_faceset
@@ -85,12 +85,6 @@ class SwapReport:
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
-
-
-class Interrupted(FacetransferError):
-    """Stopped by Ctrl-C / SIGTERM after the current stage saved its work."""
-
-    exit_code = 130
 
 
 def default_workdir(output: Path) -> Path:
