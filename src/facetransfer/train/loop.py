@@ -3,7 +3,10 @@
 It reads top to bottom: the model folder (new or resumed), the data, the model and optimizer, then
 one step at a time: learning rate, batch, augmentation, forward, loss, backward, the non-finite
 check, the optimizer step, and the periodic metrics / previews / saves. It stops at the step target,
-the time limit or a signal (Ctrl-C, SIGTERM), always after saving.
+the time limit or a signal (Ctrl-C, SIGTERM), always after saving. What the loop decides at each
+step is handed to small named pieces: `_Stopping` (when to stop), `_halve_batch_after_out_of_memory`,
+`_Divergence` (skipping non-finite steps, rolling back), `_Saver` and `_StepLog`; `_torch_settings`
+puts PyTorch's process-wide settings back when the run ends.
 
 Resuming is exact: the batch and augmentation of step k are drawn from generators seeded by
 (seed, k, rank), the learning rate is a function of the step, and the optimizer state is saved
@@ -20,9 +23,10 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
 from types import FrameType
 from typing import Any, Literal
@@ -31,7 +35,7 @@ import torch
 from tqdm import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
-from facetransfer.errors import ConfigError
+from facetransfer.errors import ConfigError, DivergenceError, TrainingOutOfMemoryError
 from facetransfer.modelfolder.checkpoints import TrainingState, latest_checkpoint, recover, update_best
 from facetransfer.modelfolder.config import (
     PREVIEWS_DIR,
@@ -143,35 +147,6 @@ def _make_optimizer(model: torch.nn.Module, config: TrainConfig, device: torch.d
     )
 
 
-class _StopRequest:
-    """SIGINT / SIGTERM set a flag that the loop checks after each step; a second signal aborts."""
-
-    def __init__(self) -> None:
-        self.requested = False
-        self.signal_name = ""
-
-    def handle(self, signum: int, _frame: FrameType | None) -> None:
-        if self.requested:
-            raise KeyboardInterrupt
-        self.requested = True
-        self.signal_name = signal.Signals(signum).name
-        logger.warning(
-            "%s received: stopping after this step and saving (send it again to abort)", self.signal_name
-        )
-
-    @contextmanager
-    def installed(self) -> Iterator[_StopRequest]:
-        if threading.current_thread() is threading.main_thread():
-            previous = {sig: signal.signal(sig, self.handle) for sig in (signal.SIGINT, signal.SIGTERM)}
-        else:
-            previous = {}
-        try:
-            yield self
-        finally:
-            for sig, handler in previous.items():
-                signal.signal(sig, handler)
-
-
 def _preview_positions(data: FaceData) -> list[int]:
     """Fixed faces for the previews: held-out ones first (unseen by the model), then training ones."""
     chosen = list(data.holdout_indices[:PREVIEW_ROWS]) + list(data.train_indices[:PREVIEW_ROWS])
@@ -264,6 +239,296 @@ def training_step(
     )
 
 
+# --- what the loop hands off: process settings, stopping, out of memory, divergence, saves, logs -----
+@contextmanager
+def _torch_settings(threads: int, device: torch.device) -> Iterator[None]:
+    """PyTorch's process-wide settings for a run, put back afterwards (a library call must not leave
+    its caller's process changed): the CPU thread count when `threads` > 0, and on CUDA cuDNN's
+    autotuner and TF32 for the float32 matrix products that autocast leaves."""
+    previous_threads = torch.get_num_threads()
+    previous_benchmark = torch.backends.cudnn.benchmark
+    previous_precision = torch.get_float32_matmul_precision()
+    try:
+        if threads:
+            torch.set_num_threads(threads)
+        if device.type == "cuda":
+            torch.backends.cudnn.benchmark = True
+            torch.set_float32_matmul_precision("high")
+        yield
+    finally:
+        if threads:
+            torch.set_num_threads(previous_threads)
+        torch.backends.cudnn.benchmark = previous_benchmark
+        torch.set_float32_matmul_precision(previous_precision)
+
+
+@contextmanager
+def _joined(distributed: Distributed, device: torch.device) -> Iterator[None]:
+    """The process group joined for the run (with several processes) and left after it."""
+    distributed.start(device)
+    try:
+        yield
+    finally:
+        distributed.stop()
+
+
+class _StopRequest:
+    """SIGINT / SIGTERM set a flag that the loop checks after each step; a second signal aborts."""
+
+    def __init__(self) -> None:
+        self.requested = False
+        self.signal_name = ""
+
+    def handle(self, signum: int, _frame: FrameType | None) -> None:
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+        self.signal_name = signal.Signals(signum).name
+        logger.warning(
+            "%s received: stopping after this step and saving (send it again to abort)", self.signal_name
+        )
+
+    @contextmanager
+    def installed(self) -> Iterator[_StopRequest]:
+        if threading.current_thread() is threading.main_thread():
+            previous = {sig: signal.signal(sig, self.handle) for sig in (signal.SIGINT, signal.SIGTERM)}
+        else:
+            previous = {}
+        try:
+            yield self
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+
+class _Stopping:
+    """When to stop: the step target, this run's time budget, or a signal. One process looks at the
+    clock and the signal flag before each step; several processes act on the flags every rank sent
+    with the previous step's losses (`agree`), so that all of them stop after the same step."""
+
+    def __init__(self, config: TrainConfig, distributed: bool) -> None:
+        self.iterations = config.iterations
+        self.deadline = time.monotonic() + config.minutes * 60 if config.minutes else None
+        self.signals = _StopRequest()
+        self.distributed = distributed
+        self.agreed_signal = self.agreed_time_is_up = False
+
+    def time_is_up(self) -> bool:
+        return self.deadline is not None and time.monotonic() >= self.deadline
+
+    def local_flags(self) -> list[float]:
+        """This rank's signal and time flags, to be summed over the ranks."""
+        return [float(self.signals.requested), float(self.time_is_up())]
+
+    def agree(self, signal_seen: bool, time_is_up: bool) -> None:
+        self.agreed_signal, self.agreed_time_is_up = signal_seen, time_is_up
+
+    def reason(self, step: int) -> StopReason | None:
+        """Why to stop before `step`, or None to go on. A signal wins over a budget reached at the
+        same step: the caller must know that the user stopped it."""
+        if self.distributed:
+            signal_seen, time_is_up = self.agreed_signal, self.agreed_time_is_up
+        else:
+            signal_seen, time_is_up = self.signals.requested, self.time_is_up()
+        if signal_seen:
+            return "signal"
+        if self.iterations is not None and step >= self.iterations:
+            return "iterations"
+        return "minutes" if time_is_up else None
+
+
+def _step_values(
+    outcome: StepOutcome, distributed: Distributed, stopping: _Stopping
+) -> tuple[float, float, float]:
+    """The step's source loss, target loss and gradient norm as numbers, in one transfer from the
+    device; with several processes, their means over the ranks, from one all-reduce that also
+    carries every rank's stop flags."""
+    values = torch.stack([outcome.source_loss, outcome.target_loss, outcome.grad_norm]).float()
+    if not distributed.enabled:
+        source, target, norm = values.tolist()
+        return source, target, norm
+    flags = torch.tensor(stopping.local_flags(), device=values.device)
+    summed = distributed.sum(torch.cat([values, flags])).tolist()
+    stopping.agree(signal_seen=summed[3] > 0, time_is_up=summed[4] > 0)
+    source, target, norm = (value / distributed.world_size for value in summed[:3])
+    return source, target, norm
+
+
+def _halve_batch_after_out_of_memory(
+    state: TrainingState, requested_batch_size: int, device: torch.device, distributed: bool
+) -> None:
+    """Out of device memory: halve the batch and remember the size asked for, or give up when it
+    cannot be halved (one face) or must stay the same on every rank (several processes)."""
+    _release_memory(device)
+    if distributed or state.batch_size == 1:
+        raise TrainingOutOfMemoryError(
+            f"out of {device.type.upper()} memory at batch size {state.batch_size}"
+            f"{' in a multi-process run' if distributed else ''}; "
+            "use a smaller --batch-size, --resolution or preset"
+        ) from None
+    if state.requested_batch_size is None:
+        state.requested_batch_size = requested_batch_size
+    state.batch_size //= 2
+    logger.warning("out of GPU memory: batch size lowered to %d per person", state.batch_size)
+
+
+class _Divergence:
+    """Non-finite steps: each one is skipped; `nan_patience` of them in a row roll the model back to
+    the newest save with half the learning rate, at most MAX_ROLLBACKS times, then training gives up."""
+
+    def __init__(self, config: TrainConfig) -> None:
+        self.config = config
+        self.in_a_row = 0
+        self.rollbacks = 0
+
+    def needs_rollback(self, finite: bool, step: int) -> bool:
+        """Count a step (`step` is its 0-based index); True when it is time to roll back."""
+        if finite:
+            self.in_a_row = 0
+            return False
+        self.in_a_row += 1
+        logger.warning("step %d: loss or gradient is not finite; step skipped", step + 1)
+        return self.in_a_row >= self.config.nan_patience
+
+    def roll_back(
+        self,
+        model_dir: Path,
+        model: FaceSwapModel,
+        optimizer: torch.optim.Optimizer,
+        device: torch.device,
+        state: TrainingState,
+    ) -> tuple[TrainingState, Path]:
+        """The state of the newest checkpoint, loaded into `model` and `optimizer`, with half the
+        learning-rate scale of `state`; and that checkpoint. `DivergenceError` when there is none to
+        go back to or the roll-backs are used up."""
+        checkpoint = latest_checkpoint(model_dir)
+        if checkpoint is None or self.rollbacks >= MAX_ROLLBACKS:
+            raise DivergenceError(
+                f"training diverges (non-finite loss after {self.rollbacks} roll-backs); "
+                "lower --learning-rate or turn on gradient clipping"
+            )
+        scale = state.lr_scale / 2
+        restored = load_checkpoint(checkpoint, model, optimizer, device)
+        restored.lr_scale = scale
+        self.in_a_row = 0
+        self.rollbacks += 1
+        logger.warning(
+            "%d non-finite steps in a row: rolled back to %s and halved the learning rate (to %.3g)",
+            self.config.nan_patience,
+            checkpoint.name,
+            learning_rate(self.config, restored.step, restored.lr_scale),
+        )
+        return restored, checkpoint
+
+
+class _Saver:
+    """Checkpoints of this run: when one is due (every `save_every_steps` steps or `save_every_min`
+    minutes), and the save itself: held-out loss, checkpoint, `best/` when the held-out loss
+    improved. Rank 0 writes; every rank keeps the bookkeeping."""
+
+    def __init__(
+        self,
+        model_dir: Path,
+        model: FaceSwapModel,
+        optimizer: torch.optim.Optimizer,
+        config: TrainConfig,
+        measure_holdout: Callable[[int], float],
+        is_main: bool,
+        checkpoint: Path | None,
+        saved_step: int,
+        elapsed_before_s: float,
+    ) -> None:
+        self.model_dir, self.model, self.optimizer, self.config = model_dir, model, optimizer, config
+        self.measure_holdout = measure_holdout  # batch size -> mean held-out loss
+        self.is_main = is_main
+        self.checkpoint = checkpoint  # the newest checkpoint of the folder
+        self.saved_step = saved_step
+        self.elapsed_before_s = elapsed_before_s
+        self.run_started = self.last_save = time.monotonic()
+
+    def due(self, step: int) -> bool:
+        by_steps = self.config.save_every_steps and step % self.config.save_every_steps == 0
+        by_time = time.monotonic() - self.last_save >= self.config.save_every_min * 60
+        return bool(by_steps or by_time)
+
+    def save(self, state: TrainingState, losses: dict[str, float], reason: str) -> None:
+        """Save `state` (a step saved already is not saved again)."""
+        if state.step == self.saved_step:
+            return
+        state.elapsed_s = self.elapsed_before_s + (time.monotonic() - self.run_started)
+        state.losses = losses
+        if self.is_main:
+            state.holdout_loss = self.measure_holdout(max(1, state.batch_size))
+            improved = state.best_holdout_loss is None or state.holdout_loss < state.best_holdout_loss
+            if improved:
+                state.best_holdout_loss, state.best_step = state.holdout_loss, state.step
+            self.checkpoint = save_checkpoint(
+                self.model_dir, self.model, self.optimizer, state, self.config.keep_saves
+            )
+            if improved:
+                update_best(self.model_dir, self.checkpoint)
+            logger.info(
+                "saved %s (%s; held-out loss %.4f%s)",
+                self.checkpoint.name,
+                reason,
+                state.holdout_loss,
+                ", best so far" if improved else "",
+            )
+        self.last_save = time.monotonic()
+        self.saved_step = state.step
+
+
+class _StepLog:
+    """After each step: a metrics line every `log_every` steps (and on the run's first step), the
+    progress bar's text, and where there is no bar (stderr not a terminal) an INFO line at most every
+    PROGRESS_LINE_EVERY_S seconds."""
+
+    def __init__(
+        self, model_dir: Path, config: TrainConfig, is_main: bool, bar: tqdm, deadline: float | None
+    ) -> None:
+        self.model_dir, self.config, self.is_main = model_dir, config, is_main
+        self.bar, self.deadline = bar, deadline
+        self.window_started = self.last_line = time.monotonic()
+        self.window_steps = 0
+
+    def step_done(
+        self,
+        state: TrainingState,
+        start_step: int,
+        step_lr: float,
+        values: tuple[float, float, float],
+        outcome: StepOutcome,
+    ) -> None:
+        self.window_steps += 1
+        if not (state.step % self.config.log_every == 0 or state.step == start_step + 1):
+            return
+        now = time.monotonic()
+        seconds_per_step = (now - self.window_started) / max(1, self.window_steps)
+        self.window_started, self.window_steps = now, 0
+        source_value, target_value, norm_value = values
+        if self.is_main:
+            record: dict[str, Any] = {
+                "step": state.step,
+                "loss_source": source_value,
+                "loss_target": target_value,
+                "learning_rate": step_lr,
+                "seconds_per_step": round(seconds_per_step, 5),
+                "batch_size": state.batch_size,
+                "grad_norm": norm_value,
+            }
+            record.update({f"source_{k}": float(v) for k, v in outcome.source_parts.items()})
+            record.update({f"target_{k}": float(v) for k, v in outcome.target_parts.items()})
+            append_metrics(self.model_dir, [record])
+        progress = (
+            f"src {source_value:.4f} dst {target_value:.4f} lr {step_lr:.2g} left "
+            f"{_time_left(self.config, state.step, seconds_per_step, self.deadline)}"
+        )
+        self.bar.set_postfix_str(progress, refresh=False)
+        if self.bar.disable and self.is_main and now - self.last_line >= PROGRESS_LINE_EVERY_S:
+            self.last_line = now
+            logger.info("step %d, %.2f s/step: %s", state.step, seconds_per_step, progress)
+
+
 # --- the loop -------------------------------------------------------------------------------------
 def train(
     source_faceset: str | os.PathLike[str],
@@ -276,54 +541,16 @@ def train(
     model_dir = Path(model_dir)
     train_config = config.train
     train_config.validate()
-    if train_config.threads:
-        torch.set_num_threads(train_config.threads)
     distributed = Distributed.from_environment()
     device = pick_device(train_config.device, distributed.local_rank)
-    distributed.start(device)
     is_main = distributed.is_main
-    try:
+    with _torch_settings(train_config.threads, device), _joined(distributed, device):
         # 1. The model folder: resume when it holds a model, else start one.
-        resuming = is_model_dir(model_dir)
-        saved_coverage = None
-        if resuming:
-            saved = read_config(model_dir)
-            saved_coverage = saved.data.get("coverage")
-            if saved.model != config.model:
-                saved_architecture = describe_architecture(saved.model.name, saved.model.options())
-                asked_architecture = describe_architecture(config.model.name, config.model.options())
-                raise ConfigError(
-                    f"{model_dir}: holds a {saved_architecture} model, not {asked_architecture}; "
-                    "resume without architecture options or train into a new folder"
-                )
-            if is_main:
-                for action in recover(model_dir):
-                    logger.info("%s: %s", model_dir, action)
-        elif model_dir.exists() and any(model_dir.iterdir()):
-            raise ConfigError(
-                f"{model_dir}: exists, is not empty and is not a model folder; choose a new folder"
-            )
+        resuming, saved_coverage = _open_model_folder(model_dir, config, is_main)
         distributed.barrier()
 
         # 2. The data: both facesets in memory at the model's resolution.
-        resolution = config.model.resolution
-        cache_dir = model_dir / "cache"
-        source = load_faces(
-            source_faceset, resolution, train_config.holdout_fraction, train_config.seed, cache_dir
-        )
-        target = load_faces(
-            target_faceset, resolution, train_config.holdout_fraction, train_config.seed, cache_dir
-        )
-        if source.coverage != target.coverage:
-            raise ConfigError(
-                f"the source faceset covers {source.coverage!r} and the target {target.coverage!r}; "
-                "extract both with the same --coverage"
-            )
-        if saved_coverage not in (None, source.coverage):
-            raise ConfigError(
-                f"{model_dir}: the model learned {saved_coverage!r} crops but these facesets are "
-                f"{source.coverage!r}; use facesets of the same coverage"
-            )
+        source, target = _load_facesets(source_faceset, target_faceset, model_dir, config, saved_coverage)
         source_sampler = FaceSampler(source, source.train_indices, device)
         target_sampler = FaceSampler(target, target.train_indices, device)
 
@@ -344,15 +571,7 @@ def train(
         config = RunConfig(
             model=config.model,
             train=train_config,
-            data={
-                "source": str(Path(source_faceset).resolve()),
-                "target": str(Path(target_faceset).resolve()),
-                "coverage": source.coverage,
-                "source_faces": len(source),
-                "target_faces": len(target),
-                "source_crop_size": source.crop_size,
-                "target_crop_size": target.crop_size,
-            },
+            data=_data_description(source_faceset, target_faceset, source, target),
             parameters=model.parameter_count(),
         )
         if is_main:
@@ -361,6 +580,7 @@ def train(
             (model_dir / PREVIEWS_DIR).mkdir(exist_ok=True)
             if checkpoint is None:  # a first save: something to roll back to from the start
                 checkpoint = save_checkpoint(model_dir, model, optimizer, state, train_config.keep_saves)
+        saved_step = state.step if checkpoint is not None else -1  # (ranks other than 0 save nothing)
         distributed.barrier()
         logger.info(
             "%s: %s (%.1f M parameters) on %s%s, batch %d per person",
@@ -380,14 +600,11 @@ def train(
         model = model.to(memory_format=memory_format)  # type: ignore[call-overload]
         use_bf16 = device.type == "cuda" and torch.cuda.is_bf16_supported()
         autocast_dtype = torch.bfloat16 if use_bf16 else None
-        if device.type == "cuda":
-            torch.backends.cudnn.benchmark = True
-            torch.set_float32_matmul_precision("high")  # TF32 for what autocast leaves in float32
         step_model: torch.nn.Module = distributed.wrap(model, device)
         if train_config.compile:
             step_model = torch.compile(step_model)  # type: ignore[assignment]
         loss_fn = FaceLoss(
-            resolution,
+            config.model.resolution,
             LossWeights(
                 ssim=train_config.ssim_weight,
                 pixel=train_config.pixel_weight,
@@ -397,69 +614,31 @@ def train(
             ),
         )
         augment_config = AugmentConfig.from_train_config(train_config)
-        holdout_sides = [
-            (
-                data,
-                [int(i) for i in (data.holdout_indices if len(data.holdout_indices) else data.train_indices)],
-            )
-            for data in (source, target)
-        ]
-        holdout_sides = [(data, indices[:HOLDOUT_MAX_FACES]) for data, indices in holdout_sides]
-        preview_source = to_float_nchw(_faces_on(source, _preview_positions(source), device)[0])
-        preview_target = to_float_nchw(_faces_on(target, _preview_positions(target), device)[0])
-        rows = min(len(preview_source), len(preview_target))
-        preview_source, preview_target = preview_source[:rows], preview_target[:rows]
+        preview_source, preview_target = _preview_faces(source, target, device)
         augment_generator = torch.Generator(device=device)
 
-        # 5. The loop.
+        # 5. The loop, one step at a time, until the step target, the time budget or a signal.
         start_step = state.step
-        loop_started = time.monotonic()
-        deadline = loop_started + train_config.minutes * 60 if train_config.minutes else None
-        last_save = time.monotonic()
-        run_seconds_before = state.elapsed_s
+        stopping = _Stopping(train_config, distributed.enabled)
+        measure_holdout = partial(
+            holdout_loss, model, _holdout_sides(source, target), loss_fn, device, autocast_dtype
+        )
+        saver = _Saver(
+            model_dir,
+            model,
+            optimizer,
+            train_config,
+            measure_holdout,
+            is_main,
+            checkpoint,
+            saved_step,
+            elapsed_before_s=state.elapsed_s,
+        )
+        divergence = _Divergence(train_config)
         stopped_by: StopReason = "already_done"
-        signal_seen = time_is_up = False  # agreed by all ranks at the end of the previous step
-        nonfinite_in_a_row = 0
-        rollbacks = 0
-        pending_metrics: list[dict[str, Any]] = []
         losses: dict[str, float] = dict(state.losses)
-        log_started, log_steps = time.monotonic(), 0
-        last_progress_line = time.monotonic()  # where the bar is off (not a terminal): a log line instead
-        seconds_per_step = 0.0
-        stop = _StopRequest()
-
-        saved_step = state.step if checkpoint is not None else -1
-
-        def save(reason: str) -> None:
-            nonlocal checkpoint, last_save, saved_step
-            if state.step == saved_step:
-                return
-            state.elapsed_s = run_seconds_before + (time.monotonic() - loop_started)
-            state.losses = losses
-            if is_main:
-                append_metrics(model_dir, pending_metrics)
-                pending_metrics.clear()
-                state.holdout_loss = holdout_loss(
-                    model, holdout_sides, loss_fn, device, autocast_dtype, max(1, state.batch_size)
-                )
-                improved = state.best_holdout_loss is None or state.holdout_loss < state.best_holdout_loss
-                if improved:
-                    state.best_holdout_loss, state.best_step = state.holdout_loss, state.step
-                checkpoint = save_checkpoint(model_dir, model, optimizer, state, train_config.keep_saves)
-                if improved:
-                    update_best(model_dir, checkpoint)
-                logger.info(
-                    "saved %s (%s; held-out loss %.4f%s)",
-                    checkpoint.name,
-                    reason,
-                    state.holdout_loss,
-                    ", best so far" if improved else "",
-                )
-            last_save = time.monotonic()
-            saved_step = state.step
-
         with (
-            stop.installed(),
+            stopping.signals.installed(),
             logging_redirect_tqdm(),
             tqdm(
                 total=train_config.iterations,
@@ -473,19 +652,14 @@ def train(
                 smoothing=0.05,
             ) as bar,
         ):
+            step_log = _StepLog(model_dir, train_config, is_main, bar, stopping.deadline)
             while True:
-                # Stop conditions (all ranks agree: the flags were summed with the last step's losses).
-                at_target = train_config.iterations is not None and state.step >= train_config.iterations
-                if not distributed.enabled:
-                    signal_seen = stop.requested
-                    time_is_up = deadline is not None and time.monotonic() >= deadline
-                if at_target or signal_seen or time_is_up:
-                    # a Ctrl-C wins over a budget reached at the same step: the caller must know
-                    stopped_by = "signal" if signal_seen else "iterations" if at_target else "minutes"
-                    if state.step == start_step and at_target and not signal_seen:
-                        stopped_by = "already_done"
-                    elif state.step > start_step:
-                        save(f"stopped by {stopped_by}")
+                reason = stopping.reason(state.step)
+                if reason is not None:
+                    at_start = state.step == start_step
+                    stopped_by = "already_done" if reason == "iterations" and at_start else reason
+                    if not at_start:
+                        saver.save(state, losses, f"stopped by {stopped_by}")
                     break
 
                 # The learning rate and this step's random draws (a function of the step: exact resume).
@@ -506,135 +680,157 @@ def train(
                     )  # fmt: skip
                 except torch.OutOfMemoryError:
                     optimizer.zero_grad(set_to_none=True)
-                    _release_memory(device)
-                    if distributed.enabled or state.batch_size == 1:
-                        raise ConfigError(
-                            f"out of {device.type.upper()} memory at batch size {state.batch_size}"
-                            f"{' in a multi-process run' if distributed.enabled else ''}; "
-                            "use a smaller --batch-size, --resolution or preset"
-                        ) from None
-                    if state.requested_batch_size is None:
-                        state.requested_batch_size = train_config.batch_size
-                    state.batch_size //= 2
-                    logger.warning("out of GPU memory: batch size lowered to %d per person", state.batch_size)
+                    _halve_batch_after_out_of_memory(
+                        state, train_config.batch_size, device, distributed.enabled
+                    )
                     continue
 
-                # One transfer per step: losses and gradient norm (and, across ranks, the stop flags).
-                values = torch.stack([outcome.source_loss, outcome.target_loss, outcome.grad_norm]).float()
-                if distributed.enabled:
-                    out_of_time = deadline is not None and time.monotonic() >= deadline
-                    flags = torch.tensor([float(stop.requested), float(out_of_time)], device=values.device)
-                    summed = distributed.sum(torch.cat([values, flags])).tolist()
-                    signal_seen, time_is_up = summed[3] > 0, summed[4] > 0
-                    values_list = [value / distributed.world_size for value in summed[:3]]
-                else:
-                    values_list = values.tolist()
-                source_value, target_value, norm_value = values_list
-                finite = (
-                    math.isfinite(source_value) and math.isfinite(target_value) and math.isfinite(norm_value)
-                )
+                # The optimizer step, unless the loss or the gradient is not finite.
+                values = _step_values(outcome, distributed, stopping)
+                finite = all(math.isfinite(value) for value in values)
                 if finite:
                     optimizer.step()
-                    nonfinite_in_a_row = 0
                 else:
                     optimizer.zero_grad(set_to_none=True)
-                    nonfinite_in_a_row += 1
-                    logger.warning("step %d: loss or gradient is not finite; step skipped", state.step + 1)
-                    if nonfinite_in_a_row >= train_config.nan_patience:
-                        checkpoint = latest_checkpoint(model_dir)
-                        if checkpoint is None or rollbacks >= MAX_ROLLBACKS:
-                            raise ConfigError(
-                                f"training diverges (non-finite loss after {rollbacks} roll-backs); "
-                                "lower --learning-rate or turn on gradient clipping"
-                            )
-                        scale = state.lr_scale / 2
-                        state = load_checkpoint(checkpoint, model, optimizer, device)
-                        state.lr_scale = scale
-                        nonfinite_in_a_row = 0
-                        rollbacks += 1
-                        logger.warning(
-                            "%d non-finite steps in a row: rolled back to %s and halved the learning rate "
-                            "(to %.3g)",
-                            train_config.nan_patience,
-                            checkpoint.name,
-                            learning_rate(train_config, state.step, state.lr_scale),
-                        )
-                        bar.n = state.step
-                        continue
+                if divergence.needs_rollback(finite, state.step):
+                    state, saver.checkpoint = divergence.roll_back(model_dir, model, optimizer, device, state)
+                    bar.n = state.step
+                    continue
                 state.step += 1
                 bar.update(1)
 
                 # Metrics, progress, previews and timed saves.
-                log_steps += 1
                 if finite:
-                    losses = {"source": source_value, "target": target_value}
-                if state.step % train_config.log_every == 0 or state.step == start_step + 1:
-                    now = time.monotonic()
-                    seconds_per_step = (now - log_started) / max(1, log_steps)
-                    log_started, log_steps = now, 0
-                    record: dict[str, Any] = {
-                        "step": state.step,
-                        "loss_source": source_value,
-                        "loss_target": target_value,
-                        "learning_rate": step_lr,
-                        "seconds_per_step": round(seconds_per_step, 5),
-                        "batch_size": state.batch_size,
-                        "grad_norm": norm_value,
-                    }
-                    record.update({f"source_{k}": float(v) for k, v in outcome.source_parts.items()})
-                    record.update({f"target_{k}": float(v) for k, v in outcome.target_parts.items()})
-                    pending_metrics.append(record)
-                    if is_main:
-                        append_metrics(model_dir, pending_metrics)
-                        pending_metrics.clear()
-                    progress = (
-                        f"src {source_value:.4f} dst {target_value:.4f} lr {step_lr:.2g} left "
-                        f"{_time_left(train_config, state.step, seconds_per_step, deadline)}"
-                    )
-                    bar.set_postfix_str(progress, refresh=False)
-                    if bar.disable and is_main and now - last_progress_line >= PROGRESS_LINE_EVERY_S:
-                        last_progress_line = now
-                        logger.info("step %d, %.2f s/step: %s", state.step, seconds_per_step, progress)
+                    losses = {"source": values[0], "target": values[1]}
+                step_log.step_done(state, start_step, step_lr, values, outcome)
                 if is_main and train_config.preview_every and state.step % train_config.preview_every == 0:
                     grid = render_preview(model, preview_source, preview_target, autocast_dtype)
                     write_preview(model_dir / PREVIEWS_DIR, state.step, grid)
-                due_by_steps = (
-                    train_config.save_every_steps and state.step % train_config.save_every_steps == 0
-                )
-                due_by_time = time.monotonic() - last_save >= train_config.save_every_min * 60
-                if (due_by_steps or due_by_time) and nonfinite_in_a_row == 0:  # never save mid-streak
-                    save("scheduled")
+                if saver.due(state.step) and divergence.in_a_row == 0:  # never save mid-streak
+                    saver.save(state, losses, "scheduled")
 
         if is_main and stopped_by != "already_done" and train_config.preview_every:
             grid = render_preview(model, preview_source, preview_target, autocast_dtype)
             write_preview(model_dir / PREVIEWS_DIR, state.step, grid)
         if stopped_by == "already_done":
             logger.info("%s is already at step %d; nothing to train", model_dir, state.step)
-        digest = weights_digest(model)
-        logger.info("rank %d: weights sha256 %s at step %d", distributed.rank, digest, state.step)
-        if distributed.enabled:
-            digests = distributed.gather_strings(digest)
-            if len(set(digests)) != 1:
-                logger.warning("the ranks' weights differ after training: %s", digests)
-            elif is_main:
-                logger.info("weights identical on all %d ranks", distributed.world_size)
+        digest = _agreed_weights_digest(model, distributed, state.step)
         return TrainResult(
             model_dir=model_dir,
             start_step=start_step,
             step=state.step,
             stopped_by=stopped_by,
-            checkpoint=checkpoint,
+            checkpoint=saver.checkpoint,
             losses=losses,
             holdout_loss=state.holdout_loss,
             seconds=time.monotonic() - started,
             batch_size=state.batch_size,
-            rollbacks=rollbacks,
+            rollbacks=divergence.rollbacks,
             weights_sha256=digest,
         )
-    finally:
-        distributed.stop()
 
 
+# --- the loop's set-up and ending -------------------------------------------------------------------
+def _open_model_folder(model_dir: Path, config: RunConfig, is_main: bool) -> tuple[bool, str | None]:
+    """Whether `model_dir` holds a model to resume, and the coverage that model learned (None when
+    new or not recorded). A model of another architecture, or a folder with something else in it,
+    is refused; rank 0 cleans up after a crash of the previous run."""
+    if not is_model_dir(model_dir):
+        if model_dir.exists() and any(model_dir.iterdir()):
+            raise ConfigError(
+                f"{model_dir}: exists, is not empty and is not a model folder; choose a new folder"
+            )
+        return False, None
+    saved = read_config(model_dir)
+    if saved.model != config.model:
+        saved_architecture = describe_architecture(saved.model.name, saved.model.options())
+        asked_architecture = describe_architecture(config.model.name, config.model.options())
+        raise ConfigError(
+            f"{model_dir}: holds a {saved_architecture} model, not {asked_architecture}; "
+            "resume without architecture options or train into a new folder"
+        )
+    if is_main:
+        for action in recover(model_dir):
+            logger.info("%s: %s", model_dir, action)
+    return True, saved.data.get("coverage")
+
+
+def _load_facesets(
+    source_faceset: str | os.PathLike[str],
+    target_faceset: str | os.PathLike[str],
+    model_dir: Path,
+    config: RunConfig,
+    saved_coverage: str | None,
+) -> tuple[FaceData, FaceData]:
+    """Both facesets at the model's resolution, checked to share one coverage, the saved model's."""
+    resolution, holdout, seed = config.model.resolution, config.train.holdout_fraction, config.train.seed
+    source = load_faces(source_faceset, resolution, holdout, seed, model_dir / "cache")
+    target = load_faces(target_faceset, resolution, holdout, seed, model_dir / "cache")
+    if source.coverage != target.coverage:
+        raise ConfigError(
+            f"the source faceset covers {source.coverage!r} and the target {target.coverage!r}; "
+            "extract both with the same --coverage"
+        )
+    if saved_coverage not in (None, source.coverage):
+        raise ConfigError(
+            f"{model_dir}: the model learned {saved_coverage!r} crops but these facesets are "
+            f"{source.coverage!r}; use facesets of the same coverage"
+        )
+    return source, target
+
+
+def _data_description(
+    source_faceset: str | os.PathLike[str],
+    target_faceset: str | os.PathLike[str],
+    source: FaceData,
+    target: FaceData,
+) -> dict[str, Any]:
+    """The `data` entry of the model's config.json: the facesets it learned."""
+    return {
+        "source": str(Path(source_faceset).resolve()),
+        "target": str(Path(target_faceset).resolve()),
+        "coverage": source.coverage,
+        "source_faces": len(source),
+        "target_faces": len(target),
+        "source_crop_size": source.crop_size,
+        "target_crop_size": target.crop_size,
+    }
+
+
+def _holdout_sides(source: FaceData, target: FaceData) -> list[tuple[FaceData, list[int]]]:
+    """Each person's held-out faces (their training faces when none are held out), at most
+    HOLDOUT_MAX_FACES."""
+    sides = []
+    for data in (source, target):
+        indices = data.holdout_indices if len(data.holdout_indices) else data.train_indices
+        sides.append((data, [int(i) for i in indices][:HOLDOUT_MAX_FACES]))
+    return sides
+
+
+def _preview_faces(
+    source: FaceData, target: FaceData, device: torch.device
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The fixed faces of the preview grids, as many rows of each person."""
+    preview_source = to_float_nchw(_faces_on(source, _preview_positions(source), device)[0])
+    preview_target = to_float_nchw(_faces_on(target, _preview_positions(target), device)[0])
+    rows = min(len(preview_source), len(preview_target))
+    return preview_source[:rows], preview_target[:rows]
+
+
+def _agreed_weights_digest(model: FaceSwapModel, distributed: Distributed, step: int) -> str:
+    """The sha256 of the weights; with several processes, a warning when the ranks disagree."""
+    digest = weights_digest(model)
+    logger.info("rank %d: weights sha256 %s at step %d", distributed.rank, digest, step)
+    if distributed.enabled:
+        digests = distributed.gather_strings(digest)
+        if len(set(digests)) != 1:
+            logger.warning("the ranks' weights differ after training: %s", digests)
+        elif distributed.is_main:
+            logger.info("weights identical on all %d ranks", distributed.world_size)
+    return digest
+
+
+# --- small helpers of the helpers -----------------------------------------------------------------
 def _release_memory(device: torch.device) -> None:
     if device.type == "cuda":
         torch.cuda.empty_cache()

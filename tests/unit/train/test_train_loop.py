@@ -17,7 +17,7 @@ import pytest
 import torch
 from train_fixtures import write_test_faceset
 
-from facetransfer.errors import ConfigError
+from facetransfer.errors import ConfigError, DivergenceError, FacetransferError, TrainingOutOfMemoryError
 from facetransfer.modelfolder.metrics import read_metrics
 from facetransfer.models import MODELS, register_model
 from facetransfer.models.df import DFModel
@@ -191,6 +191,40 @@ def test_out_of_memory_halves_the_batch_and_training_goes_on(
         *face_pair, tmp_path / "model", replace(config, train=replace(config.train, iterations=3))
     )
     assert resumed.batch_size == 2  # the lowered size sticks while the same size is asked for
+
+
+def test_out_of_memory_at_one_face_per_batch_is_its_own_error(
+    face_pair: tuple[Path, Path], tmp_path: Path, test_model: type[DFModel]
+) -> None:
+    test_model.max_batch = 0
+    config = run_config(replace(TINY.model, name="test_model"), iterations=2, batch_size=2)
+    with pytest.raises(TrainingOutOfMemoryError, match="out of CPU memory at batch size 1;") as raised:
+        train(*face_pair, tmp_path / "model", config)
+    assert isinstance(raised.value, FacetransferError) and raised.value.__cause__ is None
+    assert saved_state(tmp_path / "model")["step"] == 0  # the first save is kept
+
+
+def test_nans_that_do_not_stop_end_in_a_divergence_error(
+    face_pair: tuple[Path, Path], tmp_path: Path, test_model: type[DFModel], caplog: pytest.LogCaptureFixture
+) -> None:
+    test_model.nan_calls = set(range(1, 100))
+    config = run_config(replace(TINY.model, name="test_model"), iterations=20, nan_patience=1)
+    with caplog.at_level(logging.WARNING), pytest.raises(DivergenceError, match="after 6 roll-backs"):
+        train(*face_pair, tmp_path / "model", config)
+    rolled = [record.message for record in caplog.records if "rolled back to step_00000000" in record.message]
+    assert len(rolled) == 6 and rolled[-1].endswith(f"(to {QUIET.learning_rate / 64:.3g})")
+
+
+def test_training_puts_back_the_torch_thread_count(face_pair: tuple[Path, Path], tmp_path: Path) -> None:
+    before = torch.get_num_threads()
+    matmul_precision = torch.get_float32_matmul_precision()
+    torch.set_num_threads(3)  # QUIET trains on one thread
+    try:
+        train(*face_pair, tmp_path / "model", run_config(iterations=1))
+        assert torch.get_num_threads() == 3
+        assert torch.get_float32_matmul_precision() == matmul_precision
+    finally:
+        torch.set_num_threads(before)
 
 
 def test_sigterm_stops_after_the_step_and_saves(
