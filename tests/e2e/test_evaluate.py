@@ -96,6 +96,7 @@ def test_target_against_itself_scores_as_the_target(
     report = tmp_path / "report"
     argv = ["evaluate", target, "--target", target, "--source", str(shared_data / SOURCE)]
     argv += ["--source-faces", "8", "--max-frames", "20", "--report", str(report), "--json"]
+    argv += ["--gallery", str(shared_data / "identity" / "johns")]
     assert main(argv) == 0
     payload = json.loads(capsys.readouterr().out)
     summary = payload["summary"]
@@ -109,6 +110,7 @@ def test_target_against_itself_scores_as_the_target(
     }
     retrieval = payload["retrieval"]
     assert retrieval["faces"] == 20 and retrieval["gallery_people"] >= 5
+    assert retrieval["compared_with"] == f"source, target and {retrieval['gallery_people']} gallery people"
     assert retrieval["target"] == 1.0 and retrieval["source"] == 0.0
     assert summary["identity_to_target"]["p90"] < 1e-4
     assert summary["identity_to_source"]["mean"] > 0.6  # another person
@@ -136,8 +138,9 @@ def test_source_photos_as_output_score_as_the_source(shared_data: Path, tmp_path
     for frame in read_frames(shared_data / SOURCE):
         if frame.index >= 40 and frame.index % 10 == 0:  # frames the evaluation does not look at
             cv2.imwrite(str(photos / f"f{frame.index}.png"), cv2.cvtColor(frame.image, cv2.COLOR_RGB2BGR))
+    gallery = [str(shared_data / "identity" / "johns")]
     evaluation = evaluate_swap(
-        shared_data / SOURCE, [photos], shared_data / TARGET, EvaluateConfig(max_frames=15)
+        shared_data / SOURCE, [photos], shared_data / TARGET, EvaluateConfig(max_frames=15, gallery=gallery)
     )
     payload = evaluation.to_json()
     assert payload["source_faces"] == 4

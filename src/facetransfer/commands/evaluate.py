@@ -38,12 +38,8 @@ def register(subparsers: Any) -> None:
         nargs="+",
         default=[],
         metavar="PATH",
-        help="more people for identity retrieval: images, folders, or folders of person folders",
-    )
-    parser.add_argument(
-        "--no-default-gallery",
-        action="store_true",
-        help="do not add the default gallery (identity/johns of the shared media, or $FACETRANSFER_GALLERY)",
+        help="people who are neither source nor target, for identity retrieval: images, folders, or "
+        "folders of person folders (default: none; retrieval compares source and target only)",
     )
     parser.add_argument(
         "--max-frames", type=int, default=None, metavar="N", help="evaluate the first N frames"
@@ -98,7 +94,7 @@ def print_summary(payload: dict[str, Any]) -> None:
         print(
             f"{'identity retrieval':>28}: source {_format(retrieval['source'], '.1%')}  "
             f"target {_format(retrieval['target'], '.1%')}  gallery {_format(retrieval['gallery'], '.1%')}"
-            f"  ({retrieval['faces']} faces, {retrieval['gallery_people']} gallery people)"
+            f"  ({retrieval['faces']} faces against {retrieval['compared_with']})"
         )
         print(row("identity distance to source", "identity_to_source", ".3f"))
         print(row("identity distance to target", "identity_to_target", ".3f"))
@@ -123,7 +119,6 @@ def run(args: argparse.Namespace) -> int:
         identity_every=args.identity_every,
         source_faces=args.source_faces,
         gallery=list(args.gallery),
-        default_gallery=not args.no_default_gallery,
         gallery_cache=not args.no_gallery_cache,
         worst_frames=args.worst,
     )

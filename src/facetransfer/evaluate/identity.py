@@ -26,12 +26,9 @@ from facetransfer.media.reader import natural_sort_key
 
 logger = logging.getLogger(__name__)
 
-GALLERY_ENV = "FACETRANSFER_GALLERY"
 CACHE_ENV = "FACETRANSFER_CACHE"
 # Names the embedding model in cache keys: a different model must not reuse cached vectors.
 EMBEDDER_ID = "dlib_face_recognition_resnet_model_v1"
-# Where the shared test media keep dlib's five "johns" (see ../shared/data/README.md).
-_JOHNS = Path("shared") / "data" / "identity" / "johns"
 
 
 @dataclass
@@ -141,20 +138,6 @@ class GalleryPerson:
     name: str
     embedding: np.ndarray  # float32 (128,), mean over `faces`
     faces: int
-
-
-def default_gallery() -> Path | None:
-    """The default gallery folder: $FACETRANSFER_GALLERY, else the shared media's `identity/johns`
-    next to the current folder or next to this source checkout; None when none exists."""
-    configured = os.environ.get(GALLERY_ENV)
-    if configured:
-        return Path(configured) if Path(configured).exists() else None
-    here = Path(__file__).resolve()
-    for base in (Path.cwd(), *here.parents):
-        candidate = base.parent / _JOHNS
-        if candidate.is_dir():
-            return candidate
-    return None
 
 
 def _gallery_groups(path: Path) -> list[tuple[str, list[Path]]]:

@@ -27,7 +27,6 @@ from facetransfer.evaluate.geometry import expression_error, pose_errors
 from facetransfer.evaluate.identity import (
     FaceTools,
     GalleryPerson,
-    default_gallery,
     load_gallery,
     nearest_identity,
     source_embedding,
@@ -121,16 +120,9 @@ def _reference_embeddings(
     sources: Sequence[str | Path], config: EvaluateConfig, tools: FaceTools
 ) -> tuple[np.ndarray, int, list[GalleryPerson]]:
     source, count = source_embedding(sources, tools, config.source_faces)
-    gallery_paths: list[str | Path] = list(config.gallery)
-    if config.default_gallery:
-        found = default_gallery()
-        if found is not None:
-            gallery_paths.insert(0, found)
-        else:
-            logger.info(
-                "no default identity gallery found; retrieval compares the source and the target only"
-            )
-    gallery = load_gallery(gallery_paths, tools, config.gallery_per_person, config.gallery_cache)
+    if not config.gallery:
+        logger.info("no --gallery given; identity retrieval compares the source and the target only")
+    gallery = load_gallery(config.gallery, tools, config.gallery_per_person, config.gallery_cache)
     return source, count, gallery
 
 

@@ -55,10 +55,9 @@ class EvaluateConfig:
         identity_every: embed the faces of one evaluated frame in this many; None: every frame up
             to `IDENTITY_FRAMES` frames, evenly thinned beyond that (an embedding costs ~0.1-0.2 s).
         source_faces: at most this many source faces are averaged into the source embedding.
-        gallery: extra gallery images or folders (a folder of person folders, a folder of one
-            person's images, or single images, each its own person).
-        default_gallery: also use the default gallery (`identity/johns` of the shared media, or
-            $FACETRANSFER_GALLERY) when it exists.
+        gallery: people who are neither source nor target, for identity retrieval: a folder of
+            person folders, a folder of one person's images, or single images, each its own person.
+            None given: retrieval compares the source and the target only (the report says so).
         gallery_per_person: images embedded per gallery person.
         gallery_cache: keep gallery embeddings in the user's cache folder (see
             `identity.cache_dir`) to skip re-embedding the same gallery on the next run.
@@ -72,7 +71,6 @@ class EvaluateConfig:
     identity_every: int | None = None
     source_faces: int = 30
     gallery: list[str] = field(default_factory=list)
-    default_gallery: bool = True
     gallery_per_person: int = 5
     gallery_cache: bool = True
     worst_frames: int = 8
@@ -129,6 +127,13 @@ class WorstFrame:
     image: np.ndarray = field(compare=False)
 
 
+def retrieval_references(gallery_people: int) -> str:
+    """What identity retrieval compared each output face with, in words for the report."""
+    if gallery_people == 0:
+        return "source and target only (no --gallery)"
+    return f"source, target and {gallery_people} gallery {'person' if gallery_people == 1 else 'people'}"
+
+
 @dataclass
 class Evaluation:
     """What `evaluate_swap` measured. `to_json()` is the `metrics.json` payload (documented in
@@ -151,7 +156,7 @@ class Evaluation:
 
     def retrieval(self) -> dict[str, Any]:
         """Shares of the embedded output faces whose nearest reference is the source, the target or
-        any gallery person."""
+        any gallery person, and what they were compared with."""
         nearest = [frame.identity_nearest for frame in self.frames if frame.identity_nearest is not None]
         return {
             "faces": len(nearest),
@@ -159,6 +164,7 @@ class Evaluation:
             "target": share(name == "target" for name in nearest),
             "gallery": share(name.startswith("gallery:") for name in nearest),
             "gallery_people": len(self.gallery),
+            "compared_with": retrieval_references(len(self.gallery)),
         }
 
     def faces(self) -> dict[str, Any]:

@@ -6,16 +6,15 @@ import numpy as np
 import pytest
 
 from facetransfer.cli import build_parser
-from facetransfer.evaluate import EvaluateConfig, Evaluation, FrameMetrics, write_report
+from facetransfer.evaluate import EvaluateConfig, Evaluation, FrameMetrics, pipeline, write_report
 from facetransfer.evaluate.identity import (
     GalleryPerson,
     _gallery_groups,
     _read_cached,
     cache_dir,
-    default_gallery,
     nearest_identity,
 )
-from facetransfer.evaluate.pipeline import _keep_worst
+from facetransfer.evaluate.pipeline import _keep_worst, _reference_embeddings
 from facetransfer.evaluate.results import THUMB_PX, WorstFrame
 
 
@@ -53,13 +52,23 @@ def test_gallery_groups_person_folders_and_single_images(tmp_path: Path) -> None
     ]
 
 
-def test_default_gallery_and_cache_follow_the_environment(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("FACETRANSFER_GALLERY", str(tmp_path))
-    assert default_gallery() == tmp_path
-    monkeypatch.setenv("FACETRANSFER_GALLERY", str(tmp_path / "missing"))
-    assert default_gallery() is None
+def test_the_gallery_is_only_what_was_given(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # test media laid out next to the working folder, and the variable that used to name a gallery,
+    # are not looked for
+    johns = tmp_path / "shared" / "data" / "identity" / "johns"
+    (johns / "john_a").mkdir(parents=True)
+    (tmp_path / "work").mkdir()
+    monkeypatch.chdir(tmp_path / "work")
+    monkeypatch.setenv("FACETRANSFER_GALLERY", str(johns))
+    monkeypatch.setattr(pipeline, "source_embedding", lambda *_args: (_unit(0), 1))
+    asked: list[list[str]] = []
+    monkeypatch.setattr(pipeline, "load_gallery", lambda paths, *_args: asked.append(list(paths)) or [])
+    _reference_embeddings(["source.mp4"], EvaluateConfig(), None)  # type: ignore[arg-type]
+    _reference_embeddings(["source.mp4"], EvaluateConfig(gallery=[str(johns)]), None)  # type: ignore[arg-type]
+    assert asked == [[], [str(johns)]]
+
+
+def test_the_gallery_cache_follows_the_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FACETRANSFER_CACHE", str(tmp_path / "cache"))
     assert cache_dir() == tmp_path / "cache"
     good = tmp_path / "good.json"
@@ -123,6 +132,7 @@ def test_report_writes_json_plot_and_sheet(tmp_path: Path) -> None:
     payload = json.loads(Path(paths["metrics"]).read_text())
     assert payload["faces"]["output_missing"] == 1 and payload["faces"]["missing_frames"] == [5]
     assert payload["retrieval"]["faces"] == 11
+    assert payload["retrieval"]["compared_with"] == "source, target and 1 gallery person"
     assert payload["retrieval"]["target"] == pytest.approx(3 / 11)
     assert payload["summary"]["flicker_warp_excess"]["count"] == 11
     assert payload["per_frame"][5]["pose_error_deg"] is None
@@ -131,6 +141,14 @@ def test_report_writes_json_plot_and_sheet(tmp_path: Path) -> None:
     assert plot.std() > 10  # something was drawn
     sheet = cv2.imread(paths["sheet"])
     assert sheet is not None and sheet.shape[:2] == (2 * (THUMB_PX + 2) + 2, 4 * (THUMB_PX + 2) + 2)
+
+
+def test_the_report_says_when_retrieval_had_no_gallery() -> None:
+    evaluation = _evaluation()
+    evaluation.gallery = []
+    retrieval = evaluation.to_json()["retrieval"]
+    assert retrieval["compared_with"] == "source and target only (no --gallery)"
+    assert retrieval["gallery_people"] == 0 and retrieval["gallery"] == 0.0
 
 
 def test_cli_parses_evaluate_options() -> None:
