@@ -22,7 +22,7 @@ venv: $(STAMP)
 # Rerunning it resumes; delete demo-output/ to start over.
 demo: $(STAMP)
 	$(BIN)/facetransfer swap samples/bbaf2n.mpg samples/lbbc2a.mpg -o demo-output/result.mp4 \
-		--preset cpu --minutes 12 --compare
+		--preset cpu --total-minutes 12 --compare
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks tools

@@ -90,11 +90,15 @@ def child_floor(clip: str, output: str, preset: str) -> dict[str, Any]:
 def child_convert(
     clip: str, model: str, faceset: str, output: str, preset: str, provenance: bool = True
 ) -> dict[str, Any]:
+    from facetransfer.convert.config import EncodeOptions
     from facetransfer.convert.pipeline import ConvertConfig, convert_video
     from facetransfer.provenance import ProvenanceConfig
 
     config = ConvertConfig(
-        faceset=faceset, preset=preset, overwrite=True, provenance=ProvenanceConfig(enabled=provenance)
+        faceset=faceset,
+        overwrite=True,
+        provenance=ProvenanceConfig(enabled=provenance),
+        encode=EncodeOptions(encoder_preset=preset),
     )
     summary = convert_video(clip, model, output, config)
     return {
@@ -152,7 +156,7 @@ def _untrained_model(folder: Path, preset_name: str) -> Path:
     from facetransfer.presets import get_preset
 
     preset = get_preset(preset_name)
-    model = build_model(preset.model.name, **preset.model.options())
+    model = build_model(preset.model)
     folder.mkdir(parents=True)
     write_config(folder, RunConfig(model=preset.model, train=preset.train, data={"coverage": "full"}))
     save_checkpoint(folder, model, torch.optim.AdamW(model.parameters()), TrainingState(step=1, batch_size=8))
@@ -461,6 +465,7 @@ def measure_output_jitter(data: Path, model: Path, work: Path) -> dict[str, Any]
     """lbbc2a converted with smoothing off and at 0.5 and 0.8: the jitter of the crop that the swapped
     face follows (from the conversion), of the face found again in each output by extraction, and of the
     middle of the face by phase correlation (the input's own values for reference)."""
+    from facetransfer.convert.config import EncodeOptions
     from facetransfer.convert.pipeline import ConvertConfig, convert_video
     from facetransfer.extract import ExtractConfig, extract_faceset
     from facetransfer.faceset import open_faceset
@@ -483,7 +488,10 @@ def measure_output_jitter(data: Path, model: Path, work: Path) -> dict[str, Any]
     for smooth in (0.0, 0.5, 0.8):
         output = work / f"smooth_{smooth}.mp4"
         summary = convert_video(
-            target, model, output, ConvertConfig(faceset=str(faceset), smooth=smooth, crf=12)
+            target,
+            model,
+            output,
+            ConvertConfig(faceset=str(faceset), smooth=smooth, encode=EncodeOptions(crf=12)),
         )
         results[f"smooth_{smooth}"] = {
             "planned": summary.jitter,
@@ -508,13 +516,18 @@ def contact_sheet(
     import av
     import cv2
 
+    from facetransfer.convert.config import EncodeOptions
     from facetransfer.convert.pipeline import ConvertConfig, convert_video
     from facetransfer.extract import extract_for_model
 
     target = data / f"video/grid/{target_name}.mpg"
     output, mask = work / "sheet.mp4", work / "sheet_mask.mp4"
     convert_video(
-        target, model, output, ConvertConfig(mask_video=str(mask), crf=12), extract_target=extract_for_model
+        target,
+        model,
+        output,
+        ConvertConfig(mask_video=str(mask), encode=EncodeOptions(crf=12)),
+        extract_target=extract_for_model,
     )
 
     def decode(path: Path) -> list[np.ndarray]:

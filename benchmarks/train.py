@@ -26,7 +26,6 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from facetransfer.models import build_model
 from facetransfer.presets import PRESETS, get_preset
-from facetransfer.train.augment import AugmentConfig
 from facetransfer.train.distributed import pick_device
 from facetransfer.train.loop import training_step
 from facetransfer.train.loss import FaceLoss
@@ -60,7 +59,7 @@ def bench_preset(
     train_config = replace(preset.train, batch_size=batch_size or preset.train.batch_size)
     resolution, batch = preset.model.resolution, train_config.batch_size
     torch.manual_seed(0)
-    model = build_model(preset.model.name, **preset.model.options()).to(device)
+    model = build_model(preset.model).to(device)
     memory_format = torch.channels_last if channels_last else torch.contiguous_format
     model = model.to(memory_format=memory_format)  # type: ignore[call-overload]
     optimizer = torch.optim.AdamW(
@@ -69,7 +68,7 @@ def bench_preset(
     loss_fn = FaceLoss(resolution)
     use_bf16 = device.type == "cuda" and torch.cuda.is_bf16_supported()
     generator = torch.Generator(device=device).manual_seed(0)
-    augment_config = AugmentConfig.from_train_config(train_config)
+    augment_config = train_config.augment
 
     def faces(seed: int) -> tuple[torch.Tensor, torch.Tensor]:
         cpu = torch.Generator().manual_seed(seed)

@@ -5,14 +5,17 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import logging
 import os
+import signal
 import sys
 from collections.abc import Sequence
+from types import FrameType
 
 from facetransfer import __version__
-from facetransfer.errors import FacetransferError
+from facetransfer.errors import EXIT_INTERRUPTED, EXIT_TERMINATED, FacetransferError
 
 # Order is the order of `facetransfer --help`.
 COMMANDS: tuple[str, ...] = ("extract", "train", "convert", "swap", "evaluate", "verify", "info")
@@ -44,17 +47,52 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where the main thread is, so every command cleans up as on Ctrl-C."""
+
+
+def _raise_terminated(signum: int, frame: FrameType | None) -> None:
+    raise Terminated
+
+
+def _os_error_line(error: OSError) -> str:
+    """One line for a failed read or write: the file, the reason, what to do."""
+    where = error.filename or "a file"
+    advice = {
+        errno.ENOSPC: "free some space or write elsewhere",
+        errno.EDQUOT: "free some space or write elsewhere",
+        errno.EROFS: "the disk is read-only; write elsewhere",
+        errno.EACCES: "check its permissions",
+        errno.EPERM: "check its permissions",
+        errno.ELOOP: "a symbolic link points back at itself; fix the link",
+        errno.ENAMETOOLONG: "use a shorter path",
+        errno.EIO: "the disk reported an error; check it",
+    }.get(error.errno or 0, "check the path and the disk")
+    reason = error.strerror or str(error)
+    return f"{where}: {reason}; {advice}"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     _quiet_native_logs()
     parser = build_parser()
     args = parser.parse_args(argv)
     level = logging.DEBUG if args.verbose else logging.WARNING if args.quiet else logging.INFO
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    previous = signal.signal(signal.SIGTERM, _raise_terminated)
     try:
-        return int(args.func(args))
+        status = int(args.func(args))
     except FacetransferError as error:
         print(f"facetransfer {args.command}: error: {error}", file=sys.stderr)
         return error.exit_code
+    except Terminated:
+        print(f"facetransfer {args.command}: terminated", file=sys.stderr)
+        return EXIT_TERMINATED
     except KeyboardInterrupt:
         print(f"facetransfer {args.command}: interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
+    except OSError as error:  # a disk full, read-only or unreadable where no stage translated it
+        print(f"facetransfer {args.command}: error: {_os_error_line(error)}", file=sys.stderr)
+        return FacetransferError.exit_code
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    return status

@@ -3,6 +3,11 @@ on one line and exits with status 2, without a traceback."""
 
 from __future__ import annotations
 
+EXIT_INTERRUPTED = 130
+"""Exit status after Ctrl-C (128 + SIGINT), once the command cleaned up (training: saved)."""
+EXIT_TERMINATED = 143
+"""Exit status after SIGTERM (128 + SIGTERM), the same."""
+
 
 class FacetransferError(Exception):
     """Base class: a failure whose message is meant for the user (what, where, what to do)."""

@@ -1,35 +1,74 @@
-"""Typed configurations and the named presets (`tiny`, `cpu`, `gpu128`, `gpu256`).
+"""The model and training options (`[model]`, `[train]`), declared once, and the named presets
+(`tiny`, `cpu`, `gpu128`, `gpu256`). No PyTorch here: the command line reads these to build its flags.
 
 `ModelConfig` is the architecture (stored in every checkpoint and never taken from the command line
-when a model exists); `TrainConfig` is how it is trained (may change between runs of the same model).
+when a model exists); `TrainConfig` is how it is trained (may change between runs of the same
+model) and holds the augmentation (`AugmentConfig`) and the loss weights (`LossWeights`).
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields, replace
-from typing import Any, Literal, get_args
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any, ClassVar, Literal, get_args
 
 from facetransfer.errors import ConfigError
+from facetransfer.options import build, check_options, option, option_values
 
 ColorTransfer = Literal["none", "rct", "lct"]
 COLOR_TRANSFERS: tuple[str, ...] = get_args(ColorTransfer)
 
+MIN_RESOLUTION_PX = 64
+MAX_RESOLUTION_PX = 512
+
 
 @dataclass(frozen=True)
 class ModelConfig:
-    """Architecture: the registry name and the constructor options of the model."""
+    """The architecture: the registry name and the options the model is built from."""
 
-    name: str = "liae"
-    resolution: int = 128
-    bottleneck_width: int = 256
-    encoder_width: int = 64
-    decoder_width: int = 64
-    mask_width: int = 22
-    pixel_norm: bool = True
-    depth_to_space: bool = True
+    SECTION: ClassVar[str] = "model"
+
+    # a plain name, not a closed choice: the registry is open (`models.register_model`); it is
+    # checked against the registry before any work (`models.registry.check_name`)
+    name: str = option("liae", "architecture: df or liae (a model registry name)", flag="architecture")
+    resolution: int = option(
+        128,
+        "side of the faces the model sees: a multiple of 16 (of 32 with depth-to-space)",
+        unit="px",
+        minimum=MIN_RESOLUTION_PX,
+        maximum=MAX_RESOLUTION_PX,
+    )
+    bottleneck_width: int = option(256, "width of the shared code", minimum=1, maximum=8192)
+    encoder_width: int = option(
+        64, "encoder channels: its stages are 1, 2, 4, 8 times this", minimum=1, maximum=1024
+    )
+    decoder_width: int = option(
+        64, "decoder channels: its stages are 8, 4, 2 times this", minimum=1, maximum=1024
+    )
+    mask_width: int = option(
+        22, "mask decoder channels: its stages are 8, 4, 2 times this", minimum=1, maximum=1024
+    )
+    pixel_norm: bool = option(True, "normalise the encoder's code (DeepFaceLab's 'u')")
+    depth_to_space: bool = option(
+        True, "last decoder stage by depth-to-space (DeepFaceLab's 'd'; about 3.6 times less compute)"
+    )
+
+    def __post_init__(self) -> None:
+        check_options(self)
+        if self.resolution % 16:
+            raise ConfigError(
+                f"--resolution {self.resolution} px is not supported; use a multiple of 16 from "
+                f"{MIN_RESOLUTION_PX} to {MAX_RESOLUTION_PX}"
+            )
+        if self.depth_to_space and self.resolution % 32:
+            raise ConfigError(
+                f"--resolution {self.resolution} px with depth-to-space needs a multiple of 32 (its "
+                f"bottleneck works at resolution/32); use {self.resolution - 16} or "
+                f"{self.resolution + 16}, or pass --no-depth-to-space"
+            )
 
     def options(self) -> dict[str, Any]:
-        """The constructor keywords (everything but the name)."""
+        """Everything but the name (for descriptions)."""
         payload = asdict(self)
         payload.pop("name")
         return payload
@@ -38,84 +77,122 @@ class ModelConfig:
         return asdict(self)
 
     @classmethod
-    def from_json(cls, payload: dict[str, Any]) -> ModelConfig:
+    def from_json(cls, payload: Mapping[str, Any]) -> ModelConfig:
         return cls(**_known(cls, payload, "model"))
 
 
 @dataclass(frozen=True)
-class TrainConfig:
-    """Everything about training that is not the architecture. Times are in minutes or seconds as
-    their names say; `None` means "no limit"."""
+class AugmentConfig:
+    """How training faces are varied (part of `[train]`)."""
 
-    batch_size: int = 8
-    learning_rate: float = 5e-5
-    weight_decay: float = 0.0
-    warmup_steps: int = 0
-    clip_grad_norm: float = 0.0  # 0 turns clipping off
-    iterations: int | None = None  # stop when the model reaches this step (absolute, like DeepFaceLab)
-    minutes: float | None = None  # stop after this many minutes of this run
-    save_every_min: float = 15.0
-    save_every_steps: int = 0  # 0: only by time and at stops
-    preview_every: int = 500
-    keep_saves: int = 3
-    log_every: int = 10
-    # augmentation
-    random_warp: bool = True
-    rotation_deg: float = 10.0
-    scale_range: float = 0.05
-    shift_range: float = 0.05
-    flip: bool = False
-    color_jitter: float = 0.05
-    color_transfer: ColorTransfer = "none"
-    # loss
-    ssim_weight: float = 10.0
-    pixel_weight: float = 10.0
-    mask_weight: float = 10.0
-    eyes_mouth_weight: float = 0.0
-    exclude_background: bool = True
-    # data and run
-    holdout_fraction: float = 0.05
-    seed: int = 0
-    compile: bool = False
-    channels_last: bool | None = None  # None: on for CUDA, off for CPU (measured slower there)
-    nan_patience: int = 3  # consecutive non-finite steps before rolling back to the last save
-    device: str = "auto"
-    threads: int = 0  # CPU threads for PyTorch; 0 keeps its default (one per physical core)
+    random_warp: bool = option(True, "warp the input (turn off late in training to sharpen)")
+    rotation_deg: float = option(10.0, "random rotation range", unit="deg", minimum=0.0, maximum=180.0)
+    scale_range: float = option(0.05, "random zoom range (0.05: +-5%)", minimum=0.0, maximum=0.9)
+    shift_range: float = option(0.05, "random shift range (fraction of the crop)", minimum=0.0, maximum=0.5)
+    flip: bool = option(False, "random horizontal flips")
+    color_jitter: float = option(0.05, "colour jitter strength (0: off)", minimum=0.0, maximum=1.0)
+    color_transfer: ColorTransfer = option(
+        "none", "match source samples to target colours: rct (Reinhard, Lab) or lct (linear)"
+    )
+
+    def __post_init__(self) -> None:
+        check_options(self)
+
+
+NO_AUGMENTATION = AugmentConfig(
+    random_warp=False, rotation_deg=0.0, scale_range=0.0, shift_range=0.0, flip=False, color_jitter=0.0
+)
+
+
+@dataclass(frozen=True)
+class LossWeights:
+    """The weights of the loss terms (part of `[train]`; see `train.loss`)."""
+
+    ssim_weight: float = option(10.0, "weight of the DSSIM term", minimum=0.0, maximum=1e6)
+    pixel_weight: float = option(10.0, "weight of the pixel (MSE) term", minimum=0.0, maximum=1e6)
+    mask_weight: float = option(10.0, "weight of the learned-mask term", minimum=0.0, maximum=1e6)
+    eyes_mouth_weight: float = option(
+        0.0,
+        "extra weight on eye and mouth pixels (DeepFaceLab's eyes_mouth_prio is 300)",
+        minimum=0.0,
+        maximum=1e6,
+    )
+    exclude_background: bool = option(True, "learn the face only, not the background")
+
+    def __post_init__(self) -> None:
+        check_options(self)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything about training that is not the architecture. Budgets: `iterations` is the model's
+    absolute step (like DeepFaceLab's), `minutes` this run's time, `total_minutes` the model's
+    training time over all its runs; training stops at the first one reached."""
+
+    SECTION: ClassVar[str] = "train"
+
+    batch_size: int = option(8, "faces per person per step", minimum=1, maximum=4096)
+    learning_rate: float = option(5e-5, "AdamW learning rate", minimum=1e-9, maximum=1.0)
+    weight_decay: float = option(0.0, "AdamW weight decay", minimum=0.0, maximum=1.0)
+    warmup_steps: int = option(0, "linear learning-rate warm-up", unit="steps", minimum=0, maximum=10_000_000)
+    clip_grad_norm: float = option(0.0, "clip the gradient norm to this (0: off)", minimum=0.0, maximum=1e6)
+    iterations: int | None = option(
+        None, "stop when the model reaches this step", minimum=0, maximum=100_000_000
+    )
+    minutes: float | None = option(
+        None, "stop after this many minutes of this run", unit="minutes", minimum=0.01, maximum=1e6
+    )
+    total_minutes: float | None = option(
+        None,
+        "stop when the model has trained this long over all its runs (a rerun finishes the budget)",
+        unit="minutes",
+        minimum=0.01,
+        maximum=1e6,
+    )
+    save_every_min: float = option(
+        15.0, "save every this many minutes", unit="minutes", minimum=0.1, maximum=1e6
+    )
+    save_every_steps: int = option(
+        0, "also save every N steps (0: by time only)", minimum=0, maximum=100_000_000
+    )
+    preview_every: int = option(500, "preview grid every N steps (0: off)", minimum=0, maximum=100_000_000)
+    keep_saves: int = option(3, "keep the last K saves", minimum=1, maximum=1000)
+    log_every: int = option(10, "metrics line every N steps", minimum=1, maximum=100_000_000)
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+    loss: LossWeights = field(default_factory=LossWeights)
+    holdout_fraction: float = option(0.05, "faces held out to pick the best save", minimum=0.0, maximum=0.49)
+    seed: int = option(0, "random seed", minimum=0, maximum=2**62)
+    compile: bool = option(False, "compile the model with torch.compile")
+    channels_last: bool | None = option(
+        None, "channels_last memory format (not set: on with CUDA, off on the CPU, where it is slower)"
+    )
+    nan_patience: int = option(
+        3, "consecutive non-finite steps before rolling back to the last save", minimum=1, maximum=1000
+    )
+    device: str = option("auto", "auto, cpu, cuda or cuda:N", metavar="DEVICE")
+    threads: int = option(
+        0, "CPU threads for PyTorch (0: one per core; 1 is faster on a busy machine)", minimum=0, maximum=1024
+    )
+
+    def __post_init__(self) -> None:
+        check_options(self)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
 
     @classmethod
-    def from_json(cls, payload: dict[str, Any]) -> TrainConfig:
-        return cls(**_known(cls, payload, "train"))
-
-    def validate(self) -> None:
-        """Raise `ConfigError` for values out of range."""
-        checks: list[tuple[bool, str]] = [
-            (self.batch_size >= 1, f"batch size must be at least 1, not {self.batch_size}"),
-            (self.learning_rate > 0, f"learning rate must be positive, not {self.learning_rate}"),
-            (
-                self.iterations is None or self.iterations >= 0,
-                f"iterations must be >= 0, not {self.iterations}",
-            ),
-            (self.minutes is None or self.minutes > 0, f"minutes must be positive, not {self.minutes}"),
-            (self.save_every_min > 0, f"save interval must be positive minutes, not {self.save_every_min}"),
-            (self.preview_every >= 0, f"preview interval must be >= 0 steps, not {self.preview_every}"),
-            (self.keep_saves >= 1, f"keep-saves must be at least 1, not {self.keep_saves}"),
-            (
-                0 <= self.holdout_fraction < 0.5,
-                f"hold-out fraction must be in [0, 0.5), not {self.holdout_fraction}",
-            ),
-            (
-                self.color_transfer in COLOR_TRANSFERS,
-                f"colour transfer must be one of {', '.join(COLOR_TRANSFERS)}, not {self.color_transfer!r}",
-            ),
-            (self.nan_patience >= 1, f"nan patience must be at least 1, not {self.nan_patience}"),
-            (self.threads >= 0, f"threads must be >= 0 (0: PyTorch's default), not {self.threads}"),
-        ]
-        for ok, message in checks:
-            if not ok:
-                raise ConfigError(message)
+    def from_json(cls, payload: Mapping[str, Any]) -> TrainConfig:
+        """Also reads the flat layout of earlier model folders (augmentation and loss fields at the
+        top level, the loss weights named `ssim_weight`, ...)."""
+        data = dict(payload)
+        nested: dict[str, Any] = {}
+        for name, nested_class in (("augment", AugmentConfig), ("loss", LossWeights)):
+            values = dict(data.pop(name, {}) or {})
+            for item in fields(nested_class):
+                if item.name in data:
+                    values[item.name] = data.pop(item.name)
+            nested[name] = nested_class(**_known(nested_class, values, "train"))
+        return cls(**_known(cls, data, "train"), **nested)
 
 
 @dataclass(frozen=True)
@@ -126,7 +203,7 @@ class Preset:
     train: TrainConfig = field(default_factory=TrainConfig)
 
 
-def _known(cls: type, payload: dict[str, Any], what: str) -> dict[str, Any]:
+def _known(cls: type, payload: Mapping[str, Any], what: str) -> dict[str, Any]:
     names = {f.name for f in fields(cls)}
     unknown = sorted(set(payload) - names)
     if unknown:
@@ -165,6 +242,7 @@ PRESETS: dict[str, Preset] = {
         ),
     )
 }
+PresetName = Literal["tiny", "cpu", "gpu128", "gpu256"]
 
 
 def get_preset(name: str) -> Preset:
@@ -174,8 +252,7 @@ def get_preset(name: str) -> Preset:
 
 
 def with_options(config: Any, **changes: Any) -> Any:
-    """A copy of a frozen config dataclass with `changes` (keys with value None are ignored);
-    `ConfigError` for a key the dataclass does not have."""
-    what = "model" if isinstance(config, ModelConfig) else "train"
-    _known(type(config), changes, what)
-    return replace(config, **{key: value for key, value in changes.items() if value is not None})
+    """A copy of a frozen config with `changes` by field name (nested fields by their own names,
+    e.g. `flip` for `TrainConfig.augment.flip`); None values are ignored, an unknown name is a
+    `ConfigError`, a bad value too."""
+    return build(type(config), option_values(type(config), changes), config)

@@ -9,6 +9,7 @@ import cv2
 import numpy as np
 
 from facetransfer.fsutil import atomic_path
+from facetransfer.safety import owner_tags
 
 
 def contact_sheet(
@@ -43,5 +44,8 @@ def write_png(path: str | Path, image_rgb: np.ndarray) -> None:
     ok, encoded = cv2.imencode(".png", cv2.cvtColor(image_rgb, cv2.COLOR_RGB2BGR))
     if not ok:
         raise ValueError(f"cannot encode {path} as PNG")
+    from facetransfer.provenance.metadata import add_image_text
+
+    data = encoded.tobytes()
     with atomic_path(path, suffix=".png") as tmp:
-        tmp.write_bytes(encoded.tobytes())
+        tmp.write_bytes(add_image_text(data, owner_tags()) or data)

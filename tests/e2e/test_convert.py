@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from facetransfer.cli import main
+from facetransfer.convert.config import EncodeOptions
 from facetransfer.convert.pipeline import ConvertConfig, convert_video
 from facetransfer.extract import ExtractConfig, extract_faceset, extract_for_model
 from facetransfer.faces.masks import face_hull_points
@@ -104,7 +105,7 @@ def test_converts_the_target_with_its_sound(grid: dict[str, Path], tmp_path: Pat
 
 
 def test_extracts_on_the_fly_without_a_faceset(grid: dict[str, Path], tmp_path: Path) -> None:
-    config = ConvertConfig(preset="ultrafast")
+    config = ConvertConfig(encode=EncodeOptions(encoder_preset="ultrafast"))
     on_the_fly = convert_video(
         grid["target_video"], grid["model"], tmp_path / "fly.mp4", config, extract_target=extract_for_model
     )
@@ -112,7 +113,7 @@ def test_extracts_on_the_fly_without_a_faceset(grid: dict[str, Path], tmp_path: 
         grid["target_video"],
         grid["model"],
         tmp_path / "set.mp4",
-        ConvertConfig(faceset=str(grid["lbbc2a"]), preset="ultrafast"),
+        ConvertConfig(faceset=str(grid["lbbc2a"]), encode=EncodeOptions(encoder_preset="ultrafast")),
     )
     assert on_the_fly.faces_from == "extracted on the fly" and on_the_fly.frames_swapped == 75
     assert sorted(p.name for p in tmp_path.iterdir()) == [
@@ -179,7 +180,7 @@ def test_output_carries_the_provenance_marks(grid: dict[str, Path], tmp_path: Pa
     from facetransfer.provenance import verify_file
 
     output = tmp_path / "marked.mp4"
-    config = ConvertConfig(faceset=str(grid["lbbc2a"]), preset="ultrafast")
+    config = ConvertConfig(faceset=str(grid["lbbc2a"]), encode=EncodeOptions(encoder_preset="ultrafast"))
     summary = convert_video(grid["target_video"], grid["model"], output, config)
     assert summary.provenance["marks"] == ["c2pa", "watermark", "metadata"]
     assert summary.provenance["c2pa"]["self_signed"]

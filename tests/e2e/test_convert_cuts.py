@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 
+from facetransfer.convert.config import EncodeOptions, FaceSettings
 from facetransfer.convert.pipeline import ConvertConfig, convert_video
 from facetransfer.extract import ExtractConfig, extract_faceset
 from facetransfer.faces.masks import face_hull_points
@@ -32,7 +33,7 @@ def _untrained_model(folder: Path) -> Path:
 
     torch.manual_seed(0)
     preset = get_preset("tiny")
-    model = build_model(preset.model.name, **preset.model.options())
+    model = build_model(preset.model)
     folder.mkdir(parents=True)
     write_config(folder, RunConfig(model=preset.model, train=preset.train, data={"coverage": "full"}))
     save_checkpoint(folder, model, torch.optim.AdamW(model.parameters()), TrainingState(step=1, batch_size=8))
@@ -50,10 +51,10 @@ def test_swaps_follow_the_performer_through_the_cuts(shared_data: Path, tmp_path
         tmp_path / "out.mp4",
         ConvertConfig(
             faceset=str(faceset),
-            mask="hull",
             frames_dir=str(frames_dir),
-            preset="ultrafast",
-            provenance=ProvenanceConfig(enabled=False),  # compares pixels away from the face exactly
+            provenance=ProvenanceConfig(enabled=False),
+            face=FaceSettings(mask="hull"),
+            encode=EncodeOptions(encoder_preset="ultrafast"),
         ),
     )
     assert summary.frames == 275 and list(CUTS) == summary.cuts

@@ -34,7 +34,7 @@ def _check_aligned(faceset_dir: Path, expected_faces: int) -> None:
 @pytest.mark.parametrize("clip", ["video/grid/bbaf2n.mpg", "video/cremad/1001_DFA_NEU_XX.flv"])
 def test_one_face_per_frame_aligned(shared_data: Path, tmp_path: Path, clip: str) -> None:
     output = tmp_path / "faceset"
-    assert main(["extract", str(shared_data / clip), "-o", str(output), "--size", "128"]) == 0
+    assert main(["extract", str(shared_data / clip), "-o", str(output), "--crop-size", "128"]) == 0
     info = json.loads(json.dumps(open_faceset(output).manifest.sources[0]))
     _check_aligned(output, info["frame_count"])
     assert info["frame_count"] in (75, 56, 57, 58, 59, 60, 61, 62, 63, 64, 65, 66, 67, 68, 69, 70)
@@ -115,7 +115,7 @@ def test_bad_and_faceless_inputs_fail_cleanly(
 ) -> None:
     for path in _bad_inputs(shared_data, tmp_path):
         output = tmp_path / f"out_{path.stem}"
-        assert main(["extract", str(path), "-o", str(output), "--size", "64"]) == 2, path
+        assert main(["extract", str(path), "-o", str(output), "--crop-size", "64"]) == 2, path
         error = capsys.readouterr().err.strip().splitlines()[-1]
         assert str(path) in error and "Traceback" not in error, error
         assert not output.exists(), path
@@ -133,11 +133,11 @@ def test_cameraman_is_a_face(shared_data: Path, tmp_path: Path) -> None:
 def test_refuses_to_overwrite_without_flag(shared_data: Path, tmp_path: Path) -> None:
     image = shared_data / "image/faces/obama.jpg"
     output = tmp_path / "faceset"
-    assert main(["extract", str(image), "-o", str(output), "--size", "64"]) == 0
+    assert main(["extract", str(image), "-o", str(output), "--crop-size", "64"]) == 0
     stamp = (output / "faceset.json").stat().st_mtime_ns
-    assert main(["extract", str(image), "-o", str(output), "--size", "64"]) == 2
+    assert main(["extract", str(image), "-o", str(output), "--crop-size", "64"]) == 2
     assert (output / "faceset.json").stat().st_mtime_ns == stamp
-    assert main(["extract", str(image), "-o", str(output), "--size", "64", "--overwrite"]) == 0
+    assert main(["extract", str(image), "-o", str(output), "--crop-size", "64", "--overwrite"]) == 0
     shutil.rmtree(output)
 
 
@@ -158,7 +158,7 @@ def test_info_json_and_sheet(shared_data: Path, tmp_path: Path, capsys: pytest.C
                 str(shared_data / "video/grid/lbbc2a.mpg"),
                 "-o",
                 str(output),
-                "--size",
+                "--crop-size",
                 "64",
                 "--every-n",
                 "5",

@@ -9,7 +9,10 @@ import json
 import sys
 from typing import Any
 
-from facetransfer.faces.detectors import DETECTORS
+from facetransfer.commands.configs import add_config_flags, add_stage_flags, print_config, resolve_configs
+from facetransfer.evaluate.config import EvaluateConfig
+
+STAGES = {"evaluate": EvaluateConfig}
 
 
 def register(subparsers: Any) -> None:
@@ -33,39 +36,9 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("--json", action="store_true", help="print the whole metrics.json payload")
     parser.add_argument("--report", default=None, metavar="DIR", help="write metrics.json and the PNGs here")
-    parser.add_argument(
-        "--gallery",
-        nargs="+",
-        default=[],
-        metavar="PATH",
-        help="people who are neither source nor target, for identity retrieval: images, folders, or "
-        "folders of person folders (default: none; retrieval compares source and target only)",
-    )
-    parser.add_argument(
-        "--max-frames", type=int, default=None, metavar="N", help="evaluate the first N frames"
-    )
-    parser.add_argument("--every-n", type=int, default=1, metavar="N", help="evaluate every N-th frame")
-    parser.add_argument(
-        "--no-identity", action="store_true", help="skip the identity metrics (the slowest part)"
-    )
-    parser.add_argument(
-        "--identity-every",
-        type=int,
-        default=None,
-        metavar="N",
-        help="embed faces on every N-th evaluated frame (default: every frame, thinned to ~150 frames)",
-    )
-    parser.add_argument(
-        "--source-faces", type=int, default=30, metavar="N", help="source faces averaged (default 30)"
-    )
-    parser.add_argument(
-        "--detector", choices=sorted(DETECTORS), default="mediapipe", help="face detector backend"
-    )
-    parser.add_argument(
-        "--no-gallery-cache", action="store_true", help="do not read or write cached gallery embeddings"
-    )
-    parser.add_argument("--worst", type=int, default=8, metavar="N", help="worst frames shown per metric")
-    parser.set_defaults(func=run)
+    add_config_flags(parser)
+    add_stage_flags(parser, STAGES)
+    parser.set_defaults(func=run, parser=parser)
 
 
 def _format(value: float | None, spec: str, suffix: str = "") -> str:
@@ -109,19 +82,15 @@ def print_summary(payload: dict[str, Any]) -> None:
 def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from facetransfer.evaluate import EvaluateConfig, evaluate_swap, write_report
+    from facetransfer.evaluate import evaluate_swap, write_report
+    from facetransfer.evaluate.report import check_report_folder
 
-    config = EvaluateConfig(
-        max_frames=args.max_frames,
-        every_n=args.every_n,
-        detector=args.detector,
-        identity=not args.no_identity,
-        identity_every=args.identity_every,
-        source_faces=args.source_faces,
-        gallery=list(args.gallery),
-        gallery_cache=not args.no_gallery_cache,
-        worst_frames=args.worst,
-    )
+    config = resolve_configs(args, args.parser, STAGES)["evaluate"]
+    if args.print_config:
+        return print_config({"evaluate": config})
+    if args.report:
+        inputs = [args.output, *args.source, args.target, *config.gallery]
+        check_report_folder(args.report, inputs)
     bar = tqdm(unit="frame", desc="evaluate", disable=args.quiet or None, file=sys.stderr)
 
     def progress(done: int, total: int) -> None:

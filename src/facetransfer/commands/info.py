@@ -86,6 +86,9 @@ def run(args: argparse.Namespace) -> int:
     if args.sheet:
         if info["kind"] != "faceset":
             raise FacetransferError(f"{path}: --sheet needs a faceset folder, this is a {info['kind']}")
+        from facetransfer.safety import check_output, is_tool_file
+
+        check_output(args.sheet, [path], overwrite=True, is_ours=is_tool_file, what="contact sheet")
         info["sheet"] = str(args.sheet)
         info["sheet_faces"] = write_faceset_sheet(path, Path(args.sheet), args.sheet_max)
     if args.json:

@@ -6,27 +6,35 @@ from __future__ import annotations
 import logging
 import os
 from contextlib import ExitStack
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import cv2
 import numpy as np
 
-from facetransfer.errors import ConfigError, OutputError, OutputExistsError
-from facetransfer.fsutil import atomic_dir, atomic_path
+from facetransfer.convert.config import EncodeOptions
+from facetransfer.errors import ConfigError, OutputError
+from facetransfer.fsutil import atomic_dir, atomic_path, write_json_atomic
 from facetransfer.media import IMAGE_EXTENSIONS, OUTPUT_FORMATS, Frame, MediaInfo, VideoWriter, list_images
-from facetransfer.media.writer import VideoCodec
 from facetransfer.provenance import (
     LabelPainter,
     ProvenanceConfig,
     Watermarker,
+    add_image_text,
     can_sign,
     container_metadata,
     new_payload,
     report_entry,
     sign_file,
     tag_image_file,
+)
+from facetransfer.safety import (
+    OUTPUT_MARKER,
+    check_output,
+    is_output_folder,
+    is_tool_file,
+    output_marker,
+    owner_tags,
 )
 
 # A mask video of an image folder (which has no frame rate) is written at this rate.
@@ -43,14 +51,14 @@ def same_file(first: str | os.PathLike[str], second: str | os.PathLike[str]) -> 
         return False
 
 
-def check_output_path(path: Path, inputs: list[Path], overwrite: bool, what: str) -> None:
-    for source in inputs:
-        if same_file(path, source):
-            raise OutputExistsError(
-                f"{path}: the {what} would overwrite the input {source}; choose another path"
-            )
-    if path.exists() and not overwrite:
-        raise OutputExistsError(f"{path}: already exists; pass --overwrite or choose another path")
+def check_output_path(
+    path: Path, inputs: list[Path], overwrite: bool, what: str, folder: bool = False
+) -> None:
+    """Refuse an output that would replace an input or something this tool did not make (see
+    `facetransfer.safety`), or that lies where nothing can be written."""
+    check_output(
+        path, inputs, overwrite=overwrite, is_ours=is_output_folder if folder else is_tool_file, what=what
+    )
     parent = path.resolve().parent
     existing = parent
     while not existing.exists() and existing != existing.parent:
@@ -91,16 +99,8 @@ def _encode_image(path: Path, image_rgb: np.ndarray) -> bytes:
     ok, encoded = cv2.imencode(suffix, cv2.cvtColor(image_rgb, cv2.COLOR_RGB2BGR), params)
     if not ok:
         raise OutputError(f"{path}: OpenCV cannot encode '{suffix}' images; use .png or .jpg")
-    return encoded.tobytes()
-
-
-@dataclass(frozen=True)
-class EncodeOptions:
-    """How videos are encoded (the output and the mask video)."""
-
-    codec: VideoCodec = "h264"
-    crf: int = 18
-    preset: str = "medium"
+    data = encoded.tobytes()
+    return add_image_text(data, owner_tags()) or data
 
 
 class Outputs:
@@ -153,7 +153,7 @@ class Outputs:
         self.folder: Path | None = None
         self.frames_dir: Path | None = None
         self.folder_names = [path.name for path in list_images(target)] if kind == "folder" else []
-        codec: dict[str, Any] = {"codec": encode.codec, "crf": encode.crf, "preset": encode.preset}
+        codec: dict[str, Any] = {"codec": encode.codec, "crf": encode.crf, "preset": encode.encoder_preset}
         try:
             if kind == "video":
                 self.video = VideoWriter.like(output, info, metadata=metadata, **codec)
@@ -161,6 +161,7 @@ class Outputs:
                 self.image_path = self.stack.enter_context(atomic_path(output, suffix=output.suffix))
             else:
                 self.folder = self.stack.enter_context(atomic_dir(output, overwrite=overwrite))
+                write_json_atomic(self.folder / OUTPUT_MARKER, output_marker())
             if mask_video and info.kind == "video":
                 self.mask_writer = VideoWriter.like(mask_video, info, audio_from=None, **codec)
             elif mask_video:
@@ -169,6 +170,7 @@ class Outputs:
                 )
             if frames_dir:
                 self.frames_dir = self.stack.enter_context(atomic_dir(frames_dir, overwrite=overwrite))
+                write_json_atomic(self.frames_dir / OUTPUT_MARKER, output_marker())
         except BaseException as error:
             self.abort(error)
             raise

@@ -31,94 +31,28 @@ from typing import Any, Protocol
 import numpy as np
 import torch
 
-from facetransfer.convert.blend import BLEND_MODES, MASK_KINDS, BlendMode, MaskKind, StableRect
-from facetransfer.convert.color import COLOR_MODES, DEFAULT_COLOR_MODE, ColorMode
+from facetransfer.convert.blend import StableRect
+from facetransfer.convert.config import ConvertConfig
 from facetransfer.convert.outputs import (
-    EncodeOptions,
     OutputError,
     Outputs,
     check_output_path,
     output_kind,
     same_file,
 )
-from facetransfer.convert.predictor import PRECISIONS, Predictor, load_predictor
+from facetransfer.convert.predictor import Predictor, load_predictor
 from facetransfer.convert.recipe import FaceCrop, FaceSettings, swap_face
 from facetransfer.convert.schedule import FaceScheduler, records_for_target
 from facetransfer.errors import ConfigError, NoFaceError, OutputExistsError
 from facetransfer.faces.align import Coverage
-from facetransfer.faces.cuts import DEFAULT_CUT_THRESHOLD
+from facetransfer.faces.detectors import DetectorName
 from facetransfer.faceset import Faceset, open_faceset
 from facetransfer.media import OUTPUT_FORMATS, Frame, probe
 from facetransfer.media import read_frames as media_read_frames
-from facetransfer.media.writer import VideoCodec
-from facetransfer.provenance import ProvenanceConfig
 
 logger = logging.getLogger(__name__)
 
 __all__ = ["ConvertConfig", "ConvertSummary", "OutputError", "convert_video"]
-
-
-@dataclass
-class ConvertConfig:
-    """Options of `convert_video`. Pixels are output pixels; None for erode/blur picks them from the
-    face size."""
-
-    faceset: str | None = None
-    all_faces: bool = False
-    mask: MaskKind = "hull*learned"
-    erode_px: int | None = None
-    blur_px: int | None = None
-    color: ColorMode = DEFAULT_COLOR_MODE
-    blend: BlendMode = "alpha"
-    face_scale: float = 1.0
-    sharpen: float = 0.0
-    smooth: float = 0.5
-    batch_size: int = 16
-    device: str = "auto"
-    precision: str = "auto"
-    model_threads: int | None = None
-    checkpoint: str = "latest"
-    codec: VideoCodec = "h264"
-    crf: int = 18
-    preset: str = "medium"
-    frames_dir: str | None = None
-    mask_video: str | None = None
-    detector: str = "mediapipe"
-    cut_threshold: float = DEFAULT_CUT_THRESHOLD
-    overwrite: bool = False
-    queue_frames: int = 32
-    provenance: ProvenanceConfig = field(default_factory=ProvenanceConfig)
-
-    def validate(self) -> None:
-        checks: list[tuple[bool, str]] = [
-            (self.mask in MASK_KINDS, f"--mask must be one of {', '.join(MASK_KINDS)}, not {self.mask!r}"),
-            (
-                self.color in COLOR_MODES,
-                f"--color must be one of {', '.join(COLOR_MODES)}, not {self.color!r}",
-            ),
-            (
-                self.blend in BLEND_MODES,
-                f"--blend must be one of {', '.join(BLEND_MODES)}, not {self.blend!r}",
-            ),
-            (0.0 <= self.smooth <= 1.0, f"--smooth must be in 0..1, not {self.smooth}"),
-            (0.5 <= self.face_scale <= 2.0, f"--face-scale must be in 0.5..2, not {self.face_scale}"),
-            (0.0 <= self.sharpen <= 5.0, f"--sharpen must be in 0..5, not {self.sharpen}"),
-            (self.blur_px is None or self.blur_px >= 0, f"--blur must be >= 0 pixels, not {self.blur_px}"),
-            (self.batch_size >= 1, f"--batch-size must be at least 1, not {self.batch_size}"),
-            (
-                self.precision in PRECISIONS,
-                f"--precision must be one of {', '.join(PRECISIONS)}, not {self.precision!r}",
-            ),
-            (0 <= self.crf <= 51, f"--crf must be 0..51, not {self.crf}"),
-            (self.queue_frames >= 2, f"queue_frames must be at least 2, not {self.queue_frames}"),
-            (
-                self.model_threads is None or self.model_threads >= 1,
-                f"model_threads must be at least 1, not {self.model_threads}",
-            ),
-        ]
-        for ok, message in checks:
-            if not ok:
-                raise ConfigError(message)
 
 
 @dataclass
@@ -402,7 +336,7 @@ class TargetExtractor(Protocol):
         *,
         crop_size: int,
         coverage: Coverage,
-        detector: str,
+        detector: DetectorName,
         all_faces: bool,
     ) -> None: ...
 
@@ -450,7 +384,6 @@ def convert_video(
     written); nothing is left at `output` (or the extra outputs) unless the whole conversion finished.
     """
     config = config or ConvertConfig()
-    config.validate()
     started = time.perf_counter()
     target_path, output_path, model_path = Path(target), Path(output), Path(model_dir)
     if not config.faceset and extract_target is None:
@@ -461,18 +394,18 @@ def convert_video(
     info = probe(target_path)
     kind = output_kind(info, output_path)
     inputs = [target_path, model_path] + ([Path(config.faceset)] if config.faceset else [])
-    check_output_path(output_path, inputs, config.overwrite, "output")
-    extras = [Path(p) for p in (config.mask_video, config.frames_dir) if p]
-    for extra in extras:
+    check_output_path(output_path, inputs, config.overwrite, "output", folder=kind == "folder")
+    extras = [(Path(p), folder) for p, folder in ((config.mask_video, False), (config.frames_dir, True)) if p]
+    for extra, folder in extras:
         if same_file(extra, output_path):
             raise OutputExistsError(f"{extra}: the same path as the output; choose another")
-        check_output_path(extra, inputs, config.overwrite, "extra output")
+        check_output_path(extra, [*inputs, output_path], config.overwrite, "extra output", folder=folder)
     if config.mask_video and Path(config.mask_video).suffix.lower() not in OUTPUT_FORMATS:
         raise ConfigError(
             f"{config.mask_video}: the mask video must end in one of {', '.join(sorted(OUTPUT_FORMATS))}"
         )
 
-    predictor = load_predictor(model_path, config.device, config.checkpoint, config.precision)
+    predictor = load_predictor(model_path, config.device, config.checkpoint)
     temporary: Path | None = None
     try:
         if config.faceset:
@@ -499,15 +432,7 @@ def convert_video(
         if temporary is not None:
             shutil.rmtree(temporary, ignore_errors=True)
 
-    settings = FaceSettings(
-        mask=config.mask,
-        color=config.color,
-        blend=config.blend,
-        erode_px=config.erode_px,
-        blur_px=config.blur_px,
-        face_scale=config.face_scale,
-        sharpen=config.sharpen,
-    )
+    settings = config.face
     scheduler = FaceScheduler(
         records,
         predictor.resolution,
@@ -517,20 +442,19 @@ def convert_video(
         cut_threshold=config.cut_threshold,
     )
     total = info.frame_count
-    encode = EncodeOptions(codec=config.codec, crf=config.crf, preset=config.preset)
     outputs = Outputs(
         target_path,
         info,
         output_path,
         kind,
-        encode,
+        config.encode,
         config.mask_video,
         config.frames_dir,
         config.overwrite,
         config.provenance,
     )
     try:
-        with _model_threads(predictor, config.model_threads):
+        with _model_threads(predictor, config.threads or None):
             frames, frames_swapped, faces_swapped, busy = _run_stages(
                 media_read_frames(target_path),
                 scheduler,
@@ -553,7 +477,7 @@ def convert_video(
         tracks=len({record.track_id for record in records}),
         seconds=round(seconds, 3),
         fps=round(frames / seconds, 2) if seconds > 0 else 0.0,
-        model=f"{predictor.description}, {str(predictor.dtype).removeprefix('torch.')}",
+        model=f"{predictor.description}, {'bfloat16' if predictor.device.type == 'cuda' else 'float32'}",
         resolution=predictor.resolution,
         coverage=predictor.coverage,
         settings={

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import contextlib
-import functools
 import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, get_args
+from typing import Any
 
 import numpy as np
 import torch
@@ -18,33 +17,6 @@ from facetransfer.faces.align import COVERAGES, Coverage
 from facetransfer.models.base import FaceSwapModel
 
 logger = logging.getLogger(__name__)
-
-Precision = Literal["auto", "float32", "bfloat16"]
-PRECISIONS: tuple[str, ...] = get_args(Precision)
-
-
-@functools.cache
-def cpu_has_native_bf16() -> bool:
-    """True when the CPU computes bfloat16 in hardware (AVX512-BF16 or AMX), where oneDNN runs the
-    model's convolutions 1.5 to 1.8 times faster in bf16 than in float32 (measured on an AMD EPYC, 2
-    cores, `cpu` preset). Without it bf16 is emulated and slower, so float32 is kept."""
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as handle:
-            flags = next((line for line in handle if line.startswith("flags")), "")
-    except OSError:
-        return False
-    native = {"avx512_bf16", "amx_bf16"} & set(flags.split())
-    return bool(native) and bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
-
-
-def resolve_precision(precision: str, device: torch.device) -> torch.dtype:
-    """ "auto": bfloat16 on CUDA and on CPUs with native bf16, else float32."""
-    if precision not in PRECISIONS:
-        raise ConfigError(f"precision must be one of {', '.join(PRECISIONS)}, not {precision!r}")
-    if precision == "auto":
-        native = device.type == "cuda" or (device.type == "cpu" and cpu_has_native_bf16())
-        return torch.bfloat16 if native else torch.float32
-    return torch.bfloat16 if precision == "bfloat16" else torch.float32
 
 
 def resolve_device(device: str) -> torch.device:
@@ -69,7 +41,6 @@ class Predictor:
     coverage: Coverage
     device: torch.device
     description: str = ""
-    dtype: torch.dtype = torch.float32
 
     def predict(self, crops: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Render target crops as the source person.
@@ -97,9 +68,10 @@ class Predictor:
 
 
 def load_predictor(
-    model_dir: str | os.PathLike[str], device: str = "auto", which: str = "latest", precision: str = "auto"
+    model_dir: str | os.PathLike[str], device: str = "auto", which: str = "latest"
 ) -> Predictor:
-    """Load the model of a model folder for conversion.
+    """Load the model of a model folder for conversion. On CUDA it runs under bfloat16 autocast; on
+    the CPU in float32 (bfloat16 is emulated, and slower, on CPUs without native support).
 
     Raises `CheckpointError` (one line) when the folder is not a model folder or has no usable
     checkpoint, and `ConfigError` when its coverage is unknown.
@@ -123,5 +95,4 @@ def load_predictor(
         raise ConfigError(f"{folder}: model coverage {recorded!r} is not one of {', '.join(COVERAGES)}")
     resolution = int(config.model.resolution)
     description = describe_architecture(config.model.name, config.model.options())
-    dtype = resolve_precision(precision, torch_device)
-    return Predictor(model, resolution, coverage, torch_device, description, dtype)
+    return Predictor(model, resolution, coverage, torch_device, description)

@@ -14,45 +14,21 @@ from dataclasses import dataclass
 import numpy as np
 
 from facetransfer.convert.blend import (
-    BlendMode,
-    MaskKind,
     Pasted,
     PasteOptions,
     StableRect,
     compose_mask,
     paste_face,
 )
-from facetransfer.convert.color import ColorMode, match_color
+from facetransfer.convert.color import match_color
+from facetransfer.convert.config import FaceSettings
 from facetransfer.convert.smoothing import face_size_px
 from facetransfer.faces.align import Coverage, alignment_matrices, apply_affine, warp_to_crop
+
 
 # Automatic mask shaping, as fractions of the face size (`smoothing.face_size_px`, about 0.8 of the
 # jaw width): erode a little so the hull's edge, which sits on the jaw line, does not show the target's
 # jaw outline twice, and feather over about a tenth of the face.
-AUTO_ERODE_FRACTION = 0.03
-AUTO_BLUR_FRACTION = 0.10
-
-
-@dataclass(frozen=True)
-class FaceSettings:
-    """How each face is rendered back. `erode_px` / `blur_px` are output pixels; None picks them from
-    the face's size (`AUTO_ERODE_FRACTION`, `AUTO_BLUR_FRACTION`), so small and large faces look alike."""
-
-    mask: MaskKind = "hull*learned"
-    color: ColorMode = "lct"
-    blend: BlendMode = "alpha"
-    erode_px: int | None = None
-    blur_px: int | None = None
-    face_scale: float = 1.0
-    sharpen: float = 0.0
-
-    def shaping_px(self, face_size: float) -> tuple[int, int]:
-        """(erode, blur) in output pixels for a face of `face_size` pixels."""
-        erode = self.erode_px if self.erode_px is not None else round(AUTO_ERODE_FRACTION * face_size)
-        blur = self.blur_px if self.blur_px is not None else max(1, round(AUTO_BLUR_FRACTION * face_size))
-        return erode, blur
-
-
 @dataclass
 class FaceCrop:
     """One target face ready for the model.

@@ -49,7 +49,10 @@ def records_for_target(faceset: Faceset, target: Path, all_faces: bool) -> list[
     kept: the most frequent identity when the faceset holds several, else all of its faces (a faceset
     made by `facetransfer extract` holds one person unless it was made with --all-faces)."""
     sources = faceset.manifest.sources
-    source_indices = [i for i, source in enumerate(sources) if _same_file(source.get("path", ""), target)]
+    # paths are recorded relative to the faceset folder (older facesets: as given)
+    source_indices = [
+        i for i, source in enumerate(sources) if _same_file(faceset.root / source.get("path", ""), target)
+    ]
     if not source_indices:
         source_indices = [
             i for i, source in enumerate(sources) if Path(source.get("path", "")).name == target.name

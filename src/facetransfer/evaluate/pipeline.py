@@ -145,7 +145,6 @@ def evaluate_swap(
         ConfigError: invalid options.
     """
     config = config or EvaluateConfig()
-    config.check()
     started = time.perf_counter()
     output_path, target_path = Path(output), Path(target)
     if config.identity and not sources:

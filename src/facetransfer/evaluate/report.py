@@ -10,9 +10,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from facetransfer.evaluate.results import THUMB_PX, Evaluation, FrameMetrics, WorstFrame
+from facetransfer.evaluate.results import EVALUATION_FORMAT, THUMB_PX, Evaluation, FrameMetrics, WorstFrame
 from facetransfer.faces.identity import SAME_PERSON_DISTANCE
-from facetransfer.fsutil import atomic_path, write_json_atomic
+from facetransfer.fsutil import atomic_dir, atomic_path, write_json_atomic
+from facetransfer.safety import check_output, has_json_format
 from facetransfer.sheet import contact_sheet, write_png
 
 METRICS_NAME = "metrics.json"
@@ -116,15 +117,26 @@ def worst_frames_sheet(evaluation: Evaluation) -> np.ndarray:
     return contact_sheet(identity_row + flicker_row, columns=columns, tile_px=THUMB_PX)
 
 
+def is_report(folder: str | Path) -> bool:
+    """A report folder written by `write_report` (its metrics.json is of the evaluation format)."""
+    return has_json_format(Path(folder) / METRICS_NAME, EVALUATION_FORMAT)
+
+
+def check_report_folder(folder: str | Path, inputs: Sequence[str | Path]) -> None:
+    """Before any work: the report folder is new, empty, or an earlier report (which is replaced)."""
+    check_output(folder, inputs, overwrite=True, is_ours=is_report, what="evaluate report")
+
+
 def write_report(evaluation: Evaluation, folder: str | Path) -> dict[str, str]:
-    """Write metrics.json, metrics.png and worst_frames.png into `folder` (created if needed).
-    Returns {"metrics": path, "plot": path, "sheet": path}."""
+    """Write metrics.json, metrics.png and worst_frames.png into `folder`, atomically: an earlier
+    report there is replaced once the new one is complete. Returns {"metrics": path, "plot": path,
+    "sheet": path}."""
     root = Path(folder)
-    root.mkdir(parents=True, exist_ok=True)
-    paths = {"metrics": root / METRICS_NAME, "plot": root / PLOT_NAME, "sheet": root / SHEET_NAME}
+    names = {"metrics": METRICS_NAME, "plot": PLOT_NAME, "sheet": SHEET_NAME}
     payload = evaluation.to_json()
-    payload["report"] = {name: path.name for name, path in paths.items()}
-    write_json_atomic(paths["metrics"], payload)
-    plot_metrics(evaluation, paths["plot"])
-    write_png(paths["sheet"], worst_frames_sheet(evaluation))
-    return {name: str(path) for name, path in paths.items()}
+    payload["report"] = dict(names)
+    with atomic_dir(root, overwrite=True) as temporary:
+        write_json_atomic(temporary / METRICS_NAME, payload)
+        plot_metrics(evaluation, temporary / PLOT_NAME)
+        write_png(temporary / SHEET_NAME, worst_frames_sheet(evaluation))
+    return {key: str(root / name) for key, name in names.items()}

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from facetransfer import __version__
-from facetransfer.errors import ConfigError
+from facetransfer.evaluate.config import EvaluateConfig
 from facetransfer.evaluate.stats import share, summarize
 from facetransfer.faces.identity import SAME_PERSON_DISTANCE
 
@@ -41,46 +41,6 @@ SUMMARY_KEYS: tuple[str, ...] = (
     "seam_gradient_target",
     "seam_gradient_excess",
 )
-
-
-@dataclass
-class EvaluateConfig:
-    """Options of `evaluate_swap`.
-
-    Attributes:
-        max_frames: evaluate at most this many (paired) frames from the start; None: all.
-        every_n: evaluate one frame in `every_n` (flicker is then measured across `every_n` frames).
-        detector: face detector backend (`facetransfer.faces.DETECTORS`).
-        identity: compute the identity metrics (the slowest part: ~0.1-0.2 s per face on a CPU).
-        identity_every: embed the faces of one evaluated frame in this many; None: every frame up
-            to `IDENTITY_FRAMES` frames, evenly thinned beyond that (an embedding costs ~0.1-0.2 s).
-        source_faces: at most this many source faces are averaged into the source embedding.
-        gallery: people who are neither source nor target, for identity retrieval: a folder of
-            person folders, a folder of one person's images, or single images, each its own person.
-            None given: retrieval compares the source and the target only (the report says so).
-        gallery_per_person: images embedded per gallery person.
-        gallery_cache: keep gallery embeddings in the user's cache folder (see
-            `identity.cache_dir`) to skip re-embedding the same gallery on the next run.
-        worst_frames: thumbnails kept for the report's worst-frames sheet (per metric).
-    """
-
-    max_frames: int | None = None
-    every_n: int = 1
-    detector: str = "mediapipe"
-    identity: bool = True
-    identity_every: int | None = None
-    source_faces: int = 30
-    gallery: list[str] = field(default_factory=list)
-    gallery_per_person: int = 5
-    gallery_cache: bool = True
-    worst_frames: int = 8
-
-    def check(self) -> None:
-        if self.max_frames is not None and self.max_frames < 1:
-            raise ConfigError(f"max_frames must be >= 1, got {self.max_frames}; leave it out for all frames")
-        for name in ("every_n", "identity_every", "source_faces", "gallery_per_person"):
-            if getattr(self, name) is not None and getattr(self, name) < 1:
-                raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
 
 
 @dataclass

@@ -9,6 +9,7 @@ place. Memory holds the face records and a few chips per track, never frames.
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -21,12 +22,12 @@ import cv2
 import numpy as np
 
 from facetransfer import __version__
-from facetransfer.errors import MediaError, NoFaceError, OutputExistsError
+from facetransfer.errors import MediaError, NoFaceError
+from facetransfer.extract.config import ExtractConfig
 from facetransfer.faces.align import TEMPLATE_NAME, Coverage, alignment_matrices, warp_to_crop
-from facetransfer.faces.detectors import FaceDetector, create_detector
+from facetransfer.faces.detectors import DetectorName, FaceDetector, create_detector
 from facetransfer.faces.finder import FaceFinder, FaceObservation
 from facetransfer.faces.identity import (
-    SAME_PERSON_DISTANCE,
     IdentityEmbedder,
     cluster,
     distance_matrix,
@@ -39,31 +40,9 @@ from facetransfer.faceset.io import FacesetWriter, is_faceset
 from facetransfer.faceset.schema import FaceRecord, FacesetManifest
 from facetransfer.fsutil import atomic_dir
 from facetransfer.media import probe, read_frames, read_image
+from facetransfer.safety import check_output
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass
-class ExtractConfig:
-    """Options of `extract_faceset`. Sizes in pixels, times in seconds."""
-
-    crop_size: int = 256
-    coverage: Coverage = "full"
-    detector: str = "mediapipe"
-    every_n: int = 1
-    start_s: float | None = None
-    end_s: float | None = None
-    reference: list[str] = field(default_factory=list)
-    all_faces: bool = False
-    min_size: float = 24.0
-    min_score: float = 0.5
-    max_blur: float = 1.0
-    redetect_every: int = 5
-    min_verify_score: float = 0.5
-    identity_threshold: float = SAME_PERSON_DISTANCE
-    image_format: str = "png"
-    debug_dir: str | None = None
-    overwrite: bool = False
 
 
 @dataclass
@@ -228,6 +207,18 @@ def pose_aware_threshold(base: float, median_abs_yaw_deg: float) -> float:
     return base - 0.15 * min(1.0, max(0.0, (median_abs_yaw_deg - 30.0) / 15.0))
 
 
+def recorded_source_path(source: Path, faceset: Path, anonymous: bool) -> str:
+    """How a faceset names one of its sources: relative to the faceset folder (no home folder or user
+    name in a shared faceset, and still found when media and faceset move together), or only the
+    file name when `anonymous`; absolute only where no relative path exists (another drive)."""
+    if anonymous:
+        return source.name
+    try:
+        return os.path.relpath(source.resolve(), faceset.resolve())
+    except ValueError:
+        return str(source.resolve())
+
+
 def extract_faceset(
     inputs: Sequence[str | Path],
     output: str | Path,
@@ -242,15 +233,15 @@ def extract_faceset(
     started = time.perf_counter()
     output = Path(output)
     input_paths = [Path(p) for p in inputs]
-    for path in input_paths:
-        if path.resolve() == output.resolve():
-            raise OutputExistsError(f"{output}: the output folder is also an input; choose another -o")
-    if output.exists() and not config.overwrite:
-        what = "a faceset" if is_faceset(output) else "something"
-        raise OutputExistsError(
-            f"{output}: {what} already exists there; pass --overwrite or choose another -o"
-        )
+    check_output(
+        output,
+        [*input_paths, *config.reference],
+        overwrite=config.overwrite,
+        is_ours=is_faceset,
+        what="faceset",
+    )
     probes = [probe(path) for path in input_paths]  # fail fast on bad inputs, before any work
+    recorded = [recorded_source_path(path, output, config.anonymous) for path in input_paths]
     frames_total = sum(max(1, info.frame_count // max(1, config.every_n)) for info in probes)
 
     detector = create_detector(config.detector, min_score=min(config.min_score, 0.5))
@@ -269,10 +260,11 @@ def extract_faceset(
 
     dropped: Counter[str] = Counter()
     frames = faces_found = 0
-    writer: FacesetWriter | None = None
     try:
-        with atomic_dir(output, overwrite=config.overwrite) as folder:
-            writer = FacesetWriter(folder, config.image_format)
+        with (
+            atomic_dir(output, overwrite=config.overwrite) as folder,
+            FacesetWriter(folder, config.image_format) as writer,
+        ):
             records: list[FaceRecord] = []
             chips: dict[int, _TrackChips] = {}
             for source_index, (path, info) in enumerate(zip(input_paths, probes, strict=True)):
@@ -296,7 +288,7 @@ def extract_faceset(
                             continue
                         record, crop = measured
                         record.face_id = f"{source_index:02d}_{frame.index:06d}_{face_number:02d}"
-                        record.source_index, record.source_path = source_index, str(path)
+                        record.source_index, record.source_path = source_index, recorded[source_index]
                         record.frame_index, record.timestamp_s = frame.index, round(frame.timestamp_s, 6)
                         record.track_id = track_id
                         writer.write_crop(record, crop)
@@ -347,7 +339,7 @@ def extract_faceset(
                 template=TEMPLATE_NAME,
                 detector=config.detector,
                 landmarker=landmarker.name,
-                sources=[info.to_json() for info in probes],
+                sources=[{**info.to_json(), "path": recorded[index]} for index, info in enumerate(probes)],
                 counts={
                     "faces": len(kept),
                     "frames": len({(r.source_index, r.frame_index) for r in kept}),
@@ -367,8 +359,6 @@ def extract_faceset(
             )
             writer.finish(manifest, kept)
     finally:
-        if writer is not None:
-            writer.close()
         detector.close()
         landmarker.close()
     summary = ExtractSummary(
@@ -391,7 +381,7 @@ def extract_for_model(
     *,
     crop_size: int,
     coverage: Coverage,
-    detector: str,
+    detector: DetectorName,
     all_faces: bool,
 ) -> None:
     """Extract the faces of `target` into the faceset folder `output` as a model expects them

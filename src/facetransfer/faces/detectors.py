@@ -12,7 +12,7 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 import numpy as np
 
@@ -40,6 +40,8 @@ class FaceDetector(Protocol):
     def close(self) -> None: ...
 
 
+DetectorName = Literal["mediapipe", "retinaface"]
+"""The registry's names as a type, for options (a contract test keeps the two the same)."""
 DETECTORS: dict[str, Callable[..., FaceDetector]] = {}
 
 

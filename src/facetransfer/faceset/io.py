@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -18,6 +19,7 @@ import numpy as np
 from facetransfer.errors import FacesetError
 from facetransfer.faceset.schema import FACESET_FORMAT, FACESET_VERSION, FaceRecord, FacesetManifest
 from facetransfer.fsutil import fsync_dir, write_json_atomic
+from facetransfer.safety import has_json_format
 
 logger = logging.getLogger(__name__)
 
@@ -27,7 +29,8 @@ CROPS_DIR = "crops"
 
 
 def is_faceset(path: str | os.PathLike[str]) -> bool:
-    return (Path(path) / MANIFEST_NAME).is_file()
+    """A folder with a faceset manifest (the marker that lets `--overwrite` replace it)."""
+    return has_json_format(Path(path) / MANIFEST_NAME, FACESET_FORMAT)
 
 
 def read_crop(path: Path) -> np.ndarray:
@@ -76,22 +79,34 @@ def open_faceset(path: str | os.PathLike[str]) -> Faceset:
         )
     try:
         payload = json.loads(manifest_path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as error:
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
         raise FacesetError(
             f"{manifest_path}: unreadable manifest ({error}); re-extract the faceset"
         ) from error
-    if payload.get("format") != FACESET_FORMAT:
-        raise FacesetError(f"{manifest_path}: format {payload.get('format')!r} is not {FACESET_FORMAT!r}")
-    if int(payload.get("version", -1)) > FACESET_VERSION:
+    if not isinstance(payload, dict) or payload.get("format") != FACESET_FORMAT:
+        found = payload.get("format") if isinstance(payload, dict) else type(payload).__name__
         raise FacesetError(
-            f"{manifest_path}: faceset version {payload.get('version')} is newer than this tool reads "
+            f"{manifest_path}: format {found!r} is not {FACESET_FORMAT!r}; re-extract the faceset"
+        )
+    version = payload.get("version")
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise FacesetError(f"{manifest_path}: version {version!r} is not a number; re-extract the faceset")
+    if version > FACESET_VERSION:
+        raise FacesetError(
+            f"{manifest_path}: faceset version {version} is newer than this tool reads "
             f"({FACESET_VERSION}); upgrade facetransfer"
         )
-    manifest = FacesetManifest.from_json(payload)
+    try:
+        manifest = FacesetManifest.from_json(payload)
+    except ValueError as error:
+        raise FacesetError(f"{manifest_path}: malformed manifest ({error}); re-extract the faceset") from None
     records: list[FaceRecord] = []
     dropped = 0
     crops = root / CROPS_DIR
-    present = {entry.name for entry in os.scandir(crops)} if crops.is_dir() else set()
+    try:
+        present = {entry.name for entry in os.scandir(crops) if entry.is_file()} if crops.is_dir() else set()
+    except OSError as error:
+        raise FacesetError(f"{crops}: cannot be listed ({error.strerror}); check its permissions") from None
     records_path = root / RECORDS_NAME
     if records_path.is_file():
         with records_path.open(encoding="utf-8") as handle:
@@ -109,7 +124,7 @@ def open_faceset(path: str | os.PathLike[str]) -> Faceset:
                 else:
                     dropped += 1
     if dropped:
-        logger.info("%s: %d face records dropped because their crop files were deleted", root, dropped)
+        logger.info("%s: %d face records left out: their crop files were deleted", root, dropped)
     return Faceset(root=root, manifest=manifest, records=records, dropped=dropped)
 
 
@@ -161,6 +176,23 @@ class FacesetWriter:
             self.flush()
         finally:
             self._pool.shutdown(wait=True)
+
+    def abort(self) -> None:
+        """Stop after the crop being encoded, without raising: the caller's error is the one to report."""
+        for pending in self._pending:
+            pending.cancel()
+        self._pending.clear()
+        self._pool.shutdown(wait=True)
+
+    def __enter__(self) -> FacesetWriter:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, trace: Any) -> None:
+        # the encoder thread is joined here, before the folder around the writer is removed
+        if kind is None:
+            self.close()
+        else:
+            self.abort()
 
     def remove_crop(self, record: FaceRecord) -> None:
         self.flush()

@@ -10,7 +10,9 @@ Layout of a faceset folder::
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+import json
+from dataclasses import MISSING, asdict, dataclass, field, fields
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -72,7 +74,10 @@ class FaceRecord:
 
     @classmethod
     def from_json(cls, payload: dict[str, Any]) -> FaceRecord:
-        data = dict(payload)
+        """Raises ValueError naming the first field of the wrong type or shape."""
+        data = dict(_checked_fields(cls, payload))
+        if not data["crop_file"] or Path(data["crop_file"]).name != data["crop_file"]:
+            raise ValueError(f"crop_file {data['crop_file']!r} is not a file name inside crops/")
         data["landmarks_frame"] = _matrix(data["landmarks_frame"], (68, 2))
         data["frame_to_crop"] = _matrix(data["frame_to_crop"], (2, 3))
         data["crop_to_frame"] = _matrix(data["crop_to_frame"], (2, 3))
@@ -105,5 +110,40 @@ class FacesetManifest:
 
     @classmethod
     def from_json(cls, payload: dict[str, Any]) -> FacesetManifest:
+        """Raises ValueError naming the first field of the wrong type."""
+        data = _checked_fields(cls, payload)
+        if data["crop_size"] < 16 or not all(isinstance(source, dict) for source in data["sources"]):
+            raise ValueError("crop_size must be at least 16 and sources a list of objects")
         known = set(cls.__dataclass_fields__)
-        return cls(**{key: value for key, value in payload.items() if key in known})
+        return cls(**{key: value for key, value in data.items() if key in known})
+
+
+_JSON_TYPES: dict[str, tuple[type, ...]] = {
+    "int": (int,),
+    "float": (int, float),
+    "str": (str,),
+    "list": (list,),
+    "dict": (dict,),
+    "np.ndarray": (list,),
+}
+
+
+def _checked_fields(cls: type, payload: Any) -> dict[str, Any]:
+    """`payload` checked against `cls`'s field annotations (JSON types: required fields present, each
+    of its type; `X | None` may be null). Raises ValueError naming the field."""
+    if not isinstance(payload, dict):
+        raise ValueError(f"expected a JSON object, found {type(payload).__name__}")
+    for item in fields(cls):
+        annotation = str(item.type)
+        if item.name not in payload:
+            if item.default is MISSING and item.default_factory is MISSING:
+                raise ValueError(f"field '{item.name}' is missing")
+            continue
+        value = payload[item.name]
+        if value is None and "None" in annotation:
+            continue
+        base = annotation.split("[")[0].split(" |")[0]
+        allowed = _JSON_TYPES.get(base)
+        if allowed and (isinstance(value, bool) or not isinstance(value, allowed)):
+            raise ValueError(f"field '{item.name}' should be {base}, found {json.dumps(value)[:40]}")
+    return payload

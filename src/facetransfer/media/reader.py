@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -104,31 +105,49 @@ def _to_rgb_uint8(decoded: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(image[:, :, :3], cv2.COLOR_BGR2RGB)
 
 
+MAX_IMAGE_PIXELS = 150_000_000
+"""Largest still image read (a 150 MP photo is 450 MB as RGB); checked from the header first."""
+EXIF_ORIENTATION_TAG = 0x0112
+
+
 def read_image(path: str | Path) -> np.ndarray:
     """Read a still image file as RGB.
 
     Greyscale becomes 3 equal channels, an alpha channel is composited over black, 16-bit
-    samples are scaled to 8 bits. A multi-page TIFF or animated WebP gives its first picture.
+    samples are scaled to 8 bits, the EXIF orientation is applied (a phone photo stored sideways
+    comes out upright). A multi-page TIFF or animated WebP gives its first picture.
 
     Returns:
         uint8 array of shape (H, W, 3), RGB.
 
     Raises:
-        MediaError: the file is missing, empty, or not an image OpenCV can decode.
+        MediaError: the file is missing, unreadable, empty, larger than `MAX_IMAGE_PIXELS`, or not
+            an image OpenCV can decode.
     """
     image_path = Path(path)
     if not image_path.is_file():
         raise MediaError(f"{image_path}: no such file; check the path")
+    check_exists(image_path)
+    width, height, orientation = _image_header(image_path)
+    if width * height > MAX_IMAGE_PIXELS:
+        size = f"{width} x {height} pixels" if height > 1 else "too large"
+        raise MediaError(
+            f"{image_path}: the image is {size}, more than the "
+            f"{MAX_IMAGE_PIXELS // 1_000_000} megapixels this tool reads; scale it down"
+        )
     data = np.fromfile(image_path, dtype=np.uint8)  # imdecode also copes with non-ASCII paths
     if data.size == 0:
         raise MediaError(f"{image_path}: file is empty (0 bytes); pass an image file")
-    decoded = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
+    try:
+        decoded = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)  # ignores EXIF orientation: applied below
+    except cv2.error:
+        decoded = None
     if decoded is None or decoded.size == 0:
         raise MediaError(
             f"{image_path}: not a readable image (truncated or not {'/'.join(sorted(IMAGE_EXTENSIONS))}); "
             "re-export it as PNG or JPEG"
         )
-    return np.ascontiguousarray(_to_rgb_uint8(decoded))
+    return np.ascontiguousarray(_apply_orientation(_to_rgb_uint8(decoded), orientation))
 
 
 def rotate_upright(image: np.ndarray, rotation_deg: int) -> np.ndarray:
@@ -169,11 +188,41 @@ def media_kind(path: Path) -> MediaKind:
 
 
 def check_exists(path: Path) -> None:
-    """Raise MediaError for a missing path or a 0-byte file."""
+    """Raise MediaError for a missing, unreadable or looping path, or a 0-byte file."""
     if not path.exists():
+        if path.is_symlink():
+            raise MediaError(f"{path}: a symbolic link to nothing (broken, or a loop); fix the link")
         raise MediaError(f"{path}: no such file or folder; check the path")
+    wanted = os.R_OK | (os.X_OK if path.is_dir() else 0)
+    if not os.access(path, wanted):
+        what = "folder" if path.is_dir() else "file"
+        raise MediaError(f"{path}: the {what} cannot be read (permission denied); check its permissions")
     if path.is_file() and path.stat().st_size == 0:
         raise MediaError(f"{path}: file is empty (0 bytes); pass a video or image file")
+
+
+def _image_header(path: Path) -> tuple[int, int, int]:
+    """(width, height, EXIF orientation 1-8) from the file's header, without decoding the pixels;
+    (0, 0, 1) when Pillow does not know the format (OpenCV may still)."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as image:
+            orientation = image.getexif().get(EXIF_ORIENTATION_TAG, 1)
+            width, height = image.size
+    except Image.DecompressionBombError:  # Pillow's own limit, far above ours: report it as ours
+        return MAX_IMAGE_PIXELS + 1, 1, 1
+    except (UnidentifiedImageError, OSError, ValueError):
+        return 0, 0, 1
+    return int(width), int(height), int(orientation) if orientation in range(1, 9) else 1
+
+
+def _apply_orientation(image: np.ndarray, orientation: int) -> np.ndarray:
+    """Turn/mirror an image as its EXIF orientation (1-8) says, so it is shown upright."""
+    if orientation in (2, 4, 5, 7):
+        image = image[:, ::-1]
+    quarter_turns = {3: 2, 4: 2, 5: 1, 6: 3, 7: 3, 8: 1}.get(orientation, 0)  # counter-clockwise
+    return np.rot90(image, quarter_turns) if quarter_turns else image
 
 
 def read_frames(

@@ -31,6 +31,7 @@ from facetransfer.errors import MediaError, OutputExistsError
 from facetransfer.fsutil import atomic_path
 from facetransfer.media.probe import MediaInfo, probe
 from facetransfer.media.reader import check_exists, open_video
+from facetransfer.safety import owner_tags
 
 logger = logging.getLogger(__name__)
 
@@ -305,7 +306,8 @@ class VideoWriter:
         self._temp_path = self._stack.enter_context(atomic_path(self.path, suffix=self.path.suffix))
         self._audio: _AudioFeed | None = None
         try:
-            self._container = self._open_output(metadata or {})
+            # every video carries the tool's tag: the proof `--overwrite` needs to replace it
+            self._container = self._open_output({**owner_tags(), **(metadata or {})})
             self._stream = self._add_video_stream(codec, crf, preset)
             if audio_from is not None:
                 self._audio = _AudioFeed(Path(audio_from), self._container, self._muxer)

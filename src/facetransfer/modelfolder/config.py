@@ -13,6 +13,7 @@ from facetransfer import __version__
 from facetransfer.errors import CheckpointError
 from facetransfer.fsutil import write_json_atomic
 from facetransfer.presets import ModelConfig, TrainConfig
+from facetransfer.safety import has_json_format
 
 MODEL_FORMAT = "facetransfer-model"
 MODEL_VERSION = 1
@@ -58,7 +59,8 @@ class RunConfig:
 
 
 def is_model_dir(model_dir: str | os.PathLike[str]) -> bool:
-    return (Path(model_dir) / CONFIG_NAME).is_file()
+    """A folder with a model config (the marker that lets the tool resume or replace it)."""
+    return has_json_format(Path(model_dir) / CONFIG_NAME, MODEL_FORMAT)
 
 
 def describe_architecture(name: str, config: dict[str, Any]) -> str:

@@ -148,6 +148,6 @@ def load_model(
         checkpoint = model_dir / CHECKPOINTS_DIR / which
     if checkpoint is None or not (checkpoint / WEIGHTS_NAME).is_file():
         raise CheckpointError(f"{model_dir}: no usable {which} checkpoint; train the model first")
-    model = build_model(config.model.name, **config.model.options())
+    model = build_model(config.model)
     load_checkpoint(checkpoint, model, device=device)
     return model.to(device).eval(), config

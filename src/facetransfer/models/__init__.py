@@ -7,6 +7,6 @@ and presets, which need no PyTorch, are `facetransfer.presets`.
 
 from facetransfer.models import df, liae  # noqa: F401  (importing an architecture registers it)
 from facetransfer.models.base import SIDES, FaceSwapModel, Side
-from facetransfer.models.registry import MODELS, build_model, model_options, register_model
+from facetransfer.models.registry import MODELS, build_model, register_model
 
-__all__ = ["MODELS", "SIDES", "FaceSwapModel", "Side", "build_model", "model_options", "register_model"]
+__all__ = ["MODELS", "SIDES", "FaceSwapModel", "Side", "build_model", "register_model"]

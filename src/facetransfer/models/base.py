@@ -1,4 +1,4 @@
-"""The contract every face-swap autoencoder follows, and the validation of its options.
+"""The contract every face-swap autoencoder follows.
 
 A model learns two people, the *source* (who appears in the output) and the *target* (whose video
 is converted). It has an image output and a learned-mask output for each:
@@ -10,8 +10,8 @@ is converted). It has an image output and a learned-mask output for each:
   that `DistributedDataParallel` sees every parameter used once per step).
 
 Inputs are float32 (N, 3, R, R) RGB in [0, 1]; images come back as (N, 3, R, R) in [0, 1], masks
-as (N, 1, R, R) in [0, 1]. `model.config` holds the constructor's keyword arguments, so a checkpoint
-can rebuild the same architecture; `model.name` is the registry name.
+as (N, 1, R, R) in [0, 1]. A model is built from a `ModelConfig` (`model.model_config`), which a
+checkpoint stores to rebuild the same architecture; `model.name` is the registry name.
 """
 
 from __future__ import annotations
@@ -21,43 +21,11 @@ from typing import Any, ClassVar, Literal, get_args
 import torch
 from torch import nn
 
-from facetransfer.errors import ConfigError
+from facetransfer.presets import ModelConfig
 
 Side = Literal["source", "target"]
 SIDES: tuple[str, ...] = get_args(Side)
 Rendering = Literal["source", "target", "swap"]
-
-MIN_RESOLUTION_PX = 64
-MAX_RESOLUTION_PX = 512
-
-
-def validate_options(
-    resolution: int,
-    bottleneck_width: int,
-    encoder_width: int,
-    decoder_width: int,
-    mask_width: int,
-    depth_to_space: bool,
-) -> None:
-    """Raise `ConfigError` (one line) when an architecture option is out of range."""
-    if not MIN_RESOLUTION_PX <= resolution <= MAX_RESOLUTION_PX or resolution % 16:
-        raise ConfigError(
-            f"resolution {resolution} px is not supported; use a multiple of 16 from "
-            f"{MIN_RESOLUTION_PX} to {MAX_RESOLUTION_PX}"
-        )
-    if depth_to_space and resolution % 32:
-        raise ConfigError(
-            f"resolution {resolution} px with depth-to-space needs a multiple of 32 (its bottleneck "
-            f"works at resolution/32); use {resolution - 16} or {resolution + 16}, or turn depth-to-space off"
-        )
-    for label, value in (
-        ("bottleneck width", bottleneck_width),
-        ("encoder width", encoder_width),
-        ("decoder width", decoder_width),
-        ("mask decoder width", mask_width),
-    ):
-        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-            raise ConfigError(f"{label} must be a positive whole number, not {value!r}")
 
 
 class FaceSwapModel(nn.Module):
@@ -65,13 +33,18 @@ class FaceSwapModel(nn.Module):
 
     name: ClassVar[str] = ""
 
-    def __init__(self, **config: Any) -> None:
+    def __init__(self, config: ModelConfig) -> None:
         super().__init__()
-        self.config: dict[str, Any] = dict(config)
+        self.model_config = config
+
+    @property
+    def config(self) -> dict[str, Any]:
+        """The architecture's options (everything but the name)."""
+        return self.model_config.options()
 
     @property
     def resolution(self) -> int:
-        return int(self.config["resolution"])
+        return self.model_config.resolution
 
     # -- what subclasses provide ----------------------------------------------------------------
     def encode(self, x: torch.Tensor) -> torch.Tensor:

@@ -10,42 +10,27 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from facetransfer.models.base import FaceSwapModel, Rendering, Side, validate_options
+from facetransfer.models.base import FaceSwapModel, Rendering, Side
 from facetransfer.models.blocks import Decoder, Encoder, Inter, init_weights
 from facetransfer.models.registry import register_model
+from facetransfer.presets import ModelConfig
 
 
 @register_model("df")
 class DFModel(FaceSwapModel):
-    def __init__(
-        self,
-        resolution: int = 128,
-        bottleneck_width: int = 256,
-        encoder_width: int = 64,
-        decoder_width: int = 64,
-        mask_width: int = 22,
-        pixel_norm: bool = True,
-        depth_to_space: bool = True,
-    ) -> None:
-        validate_options(
-            resolution, bottleneck_width, encoder_width, decoder_width, mask_width, depth_to_space
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__(config)
+        lowest_px = config.resolution // (32 if config.depth_to_space else 16)
+        self.encoder = Encoder(config.encoder_width, config.pixel_norm)
+        encoder_features = self.encoder.out_channels * (config.resolution // 16) ** 2
+        inter_channels = config.bottleneck_width
+        self.inter = Inter(encoder_features, config.bottleneck_width, inter_channels, lowest_px)
+        self.decoder_source = Decoder(
+            inter_channels, config.decoder_width, config.mask_width, config.depth_to_space
         )
-        super().__init__(
-            resolution=resolution,
-            bottleneck_width=bottleneck_width,
-            encoder_width=encoder_width,
-            decoder_width=decoder_width,
-            mask_width=mask_width,
-            pixel_norm=pixel_norm,
-            depth_to_space=depth_to_space,
+        self.decoder_target = Decoder(
+            inter_channels, config.decoder_width, config.mask_width, config.depth_to_space
         )
-        lowest_px = resolution // (32 if depth_to_space else 16)
-        self.encoder = Encoder(encoder_width, pixel_norm)
-        encoder_features = self.encoder.out_channels * (resolution // 16) ** 2
-        inter_channels = bottleneck_width
-        self.inter = Inter(encoder_features, bottleneck_width, inter_channels, lowest_px)
-        self.decoder_source = Decoder(inter_channels, decoder_width, mask_width, depth_to_space)
-        self.decoder_target = Decoder(inter_channels, decoder_width, mask_width, depth_to_space)
         self.apply(init_weights)
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:

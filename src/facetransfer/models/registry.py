@@ -5,14 +5,14 @@ so any import of the package sees them registered."""
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from facetransfer.errors import ConfigError
 
 if TYPE_CHECKING:
     from facetransfer.models.base import FaceSwapModel
+    from facetransfer.presets import ModelConfig
 
 MODELS: dict[str, type[FaceSwapModel]] = {}
 
@@ -32,27 +32,17 @@ def register_model(name: str) -> Callable[[ModelClass], ModelClass]:
     return decorate
 
 
-def model_options(name: str) -> tuple[str, ...]:
-    """The option names (constructor keywords) of model `name`."""
-    cls = _model_class(name)
-    return tuple(p for p in inspect.signature(cls.__init__).parameters if p != "self")
-
-
-def _model_class(name: str) -> type[FaceSwapModel]:
+def check_name(name: str) -> None:
+    """`ConfigError` naming the registered architectures when `name` is not one of them."""
     if name not in MODELS:
-        raise ConfigError(f"unknown model {name!r}; choose one of: {', '.join(sorted(MODELS))}")
-    return MODELS[name]
-
-
-def build_model(name: str, **options: Any) -> FaceSwapModel:
-    """A new model of architecture `name` with `options` (see `model_options(name)`).
-
-    Raises `ConfigError` for an unknown name, an unknown option or an out-of-range value."""
-    cls = _model_class(name)
-    known = set(model_options(name))
-    unknown = sorted(set(options) - known)
-    if unknown:
         raise ConfigError(
-            f"model {name!r} has no option {', '.join(unknown)}; its options: {', '.join(sorted(known))}"
+            f"--architecture {name!r}: no such model; choose one of: {', '.join(sorted(MODELS))}"
         )
-    return cls(**options)
+
+
+def build_model(config: ModelConfig) -> FaceSwapModel:
+    """A new model of the architecture `config.name`, built from `config` (checked when it was made).
+
+    Raises `ConfigError` for a name no architecture is registered under."""
+    check_name(config.name)
+    return MODELS[config.name](config)

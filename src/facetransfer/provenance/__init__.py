@@ -16,7 +16,7 @@ from facetransfer.errors import ProvenanceError
 from facetransfer.provenance.config import LABEL_CORNERS, LabelCorner, ProvenanceConfig, report_entry
 from facetransfer.provenance.detect import FrameReading, VideoReading, VideoWatermarkReader, detect_watermark
 from facetransfer.provenance.label import LabelPainter
-from facetransfer.provenance.metadata import container_metadata, tag_image_file
+from facetransfer.provenance.metadata import add_image_text, container_metadata, tag_image_file
 from facetransfer.provenance.payload import TOOL_ID, PayloadInfo, decode_payload, make_payload, new_payload
 from facetransfer.provenance.signing import can_sign, sign_file
 from facetransfer.provenance.verify import VerifyReport, verify_file
@@ -35,6 +35,7 @@ __all__ = [
     "VideoReading",
     "VideoWatermarkReader",
     "Watermarker",
+    "add_image_text",
     "can_sign",
     "container_metadata",
     "decode_payload",

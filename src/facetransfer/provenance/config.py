@@ -7,9 +7,10 @@ import os
 import tomllib
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Literal, get_args
+from typing import Any, ClassVar, Literal, get_args
 
 from facetransfer.errors import ProvenanceError
+from facetransfer.options import check_options, option
 
 logger = logging.getLogger(__name__)
 
@@ -19,44 +20,35 @@ LABEL_CORNERS: tuple[str, ...] = get_args(LabelCorner)
 CONFIG_FILE_NAME = "config.toml"
 
 
-@dataclass
+@dataclass(frozen=True)
 class ProvenanceConfig:
-    """What `convert` and `swap` put into every output.
+    """What `convert` and `swap` put into every output (`[provenance]`; docs/PROVENANCE.md).
 
-    Attributes:
-        enabled: False turns off the C2PA manifest, the watermark and the metadata tag
-            (`--no-provenance`); the run's report records that.
-        sign_cert: PEM certificate chain (signer first) to sign the C2PA manifest with; None: the
-            `[provenance] sign_cert` entry of the config file, else a self-signed local chain.
-        sign_key: PEM private key of `sign_cert` (PKCS#8 or traditional, unencrypted).
-        label: visible text to draw on every frame (None: no visible label). Drawn also when
-            `enabled` is False: it is the user's own choice.
-        label_corner: where the label goes.
-        label_opacity: 0 (invisible) .. 1 (opaque) for the label and its backing box.
-        watermark_strength: amplitude multiplier for the invisible watermark (1.0 default,
-            PSNR >= 40.5 dB; 0.5 .. 4 is sensible).
+    Without `sign_cert`/`sign_key` the `[provenance]` entries of the user's config folder are used,
+    else a self-signed local chain. The visible label is drawn even with provenance off: it is the
+    user's own choice.
     """
 
-    enabled: bool = True
-    sign_cert: str | None = None
-    sign_key: str | None = None
-    label: str | None = None
-    label_corner: LabelCorner = "bottom-right"
-    label_opacity: float = 0.6
-    watermark_strength: float = 1.0
+    SECTION: ClassVar[str] = "provenance"
+
+    enabled: bool = option(
+        True,
+        "C2PA manifest, invisible watermark and metadata tag on every output (off: the report says so)",
+        flag="provenance",
+    )
+    sign_cert: str | None = option(
+        None, "PEM certificate chain (signer first) to sign the C2PA manifest", metavar="PEM"
+    )
+    sign_key: str | None = option(None, "unencrypted PEM private key of --sign-cert", metavar="PEM")
+    label: str | None = option(None, "visible label drawn on every frame", metavar="TEXT")
+    label_corner: LabelCorner = option("bottom-right", "corner of the visible label")
+    label_opacity: float = option(0.6, "visible label opacity", minimum=0.0, maximum=1.0)
+    watermark_strength: float = option(
+        1.0, "invisible watermark amplitude multiplier (1: PSNR >= 40.5 dB)", minimum=0.05, maximum=16.0
+    )
 
     def __post_init__(self) -> None:
-        if self.label_corner not in LABEL_CORNERS:
-            raise ProvenanceError(
-                f"label corner must be one of {', '.join(LABEL_CORNERS)}, got '{self.label_corner}'"
-            )
-        if not 0.0 <= self.label_opacity <= 1.0:
-            raise ProvenanceError(f"label opacity must be between 0 and 1, got {self.label_opacity}")
-        if not 0.0 < self.watermark_strength <= 16.0:
-            raise ProvenanceError(
-                f"watermark strength must be in (0, 16], got {self.watermark_strength}; "
-                "use --no-provenance to leave the watermark out"
-            )
+        check_options(self)
         if (self.sign_cert is None) != (self.sign_key is None):
             raise ProvenanceError(
                 "give both a signing certificate and its key (--sign-cert and --sign-key), or neither "

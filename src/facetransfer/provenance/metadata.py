@@ -94,6 +94,20 @@ def _jpeg_comments(data: bytes) -> list[str]:
     return comments
 
 
+def add_image_text(data: bytes, tags: dict[str, str]) -> bytes | None:
+    """A PNG with `tags` added as tEXt chunks, or a JPEG with them in one COM segment; None for other
+    formats (and for a PNG without an end chunk)."""
+    if data.startswith(_PNG_SIGNATURE):
+        end = next((offset for kind, _, offset in _png_chunks(data) if kind == b"IEND"), None)
+        if end is None:
+            return None
+        return data[:end] + b"".join(_png_text_chunk(key, text) for key, text in tags.items()) + data[end:]
+    if data.startswith(b"\xff\xd8"):
+        text = "; ".join(f"{key}: {value}" for key, value in tags.items())
+        return data[:2] + _jpeg_comment_segment(text) + data[2:]
+    return None
+
+
 def tag_image_file(path: str | Path, payload: int | None = None) -> bool:
     """Add the provenance text to a PNG (tEXt chunks) or JPEG (COM segment), atomically, in place.
 
@@ -102,18 +116,13 @@ def tag_image_file(path: str | Path, payload: int | None = None) -> bool:
     image_path = Path(path)
     data = image_path.read_bytes()
     tags = container_metadata(payload)
-    if data.startswith(_PNG_SIGNATURE):
-        chunks = _png_chunks(data)
-        end = next((offset for kind, _, offset in chunks if kind == b"IEND"), None)
-        if end is None:
-            return False
-        extra = _png_text_chunk("Comment", tags["comment"]) + _png_text_chunk(
-            PROVENANCE_KEY, tags[PROVENANCE_KEY]
+    if data.startswith(b"\xff\xd8"):
+        new_data: bytes | None = (
+            data[:2] + _jpeg_comment_segment(f"{tags['comment']} ({tags[PROVENANCE_KEY]})") + data[2:]
         )
-        new_data = data[:end] + extra + data[end:]
-    elif data.startswith(b"\xff\xd8"):
-        new_data = data[:2] + _jpeg_comment_segment(f"{tags['comment']} ({tags[PROVENANCE_KEY]})") + data[2:]
     else:
+        new_data = add_image_text(data, {"Comment": tags["comment"], PROVENANCE_KEY: tags[PROVENANCE_KEY]})
+    if new_data is None:
         logger.warning("%s: not PNG or JPEG; no provenance text added", image_path)
         return False
     with atomic_path(image_path, suffix=image_path.suffix) as temporary:

@@ -12,20 +12,23 @@ import platform
 import shutil
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from facetransfer import __version__
-from facetransfer.convert.pipeline import ConvertConfig, convert_video
+from facetransfer.convert.pipeline import convert_video
 from facetransfer.errors import ConfigError, FacetransferError, Interrupted, NoFaceError, OutputExistsError
-from facetransfer.extract.pipeline import ExtractConfig, extract_faceset
+from facetransfer.extract.config import ExtractConfig
+from facetransfer.extract.pipeline import extract_faceset
 from facetransfer.faceset import open_faceset
 from facetransfer.faceset.io import is_faceset
 from facetransfer.fsutil import write_json_atomic
 from facetransfer.modelfolder.checkpoints import latest_checkpoint, read_state
-from facetransfer.modelfolder.config import PREVIEWS_DIR, is_model_dir
-from facetransfer.presets import ModelConfig, TrainConfig
+from facetransfer.modelfolder.config import PREVIEWS_DIR, RunConfig, is_model_dir
+from facetransfer.models.registry import check_name
+from facetransfer.options import values_of
+from facetransfer.presets import get_preset
 from facetransfer.provenance import (
     ProvenanceConfig,
     Watermarker,
@@ -34,34 +37,23 @@ from facetransfer.provenance import (
     new_payload,
     sign_file,
 )
-from facetransfer.swap.state import WorkState, file_identity, fingerprint
-from facetransfer.train.loop import default_preset_name, resolve_config, train
+from facetransfer.safety import check_output, is_tool_file
+from facetransfer.swap.config import SwapConfig
+from facetransfer.swap.state import (
+    REPORT_NAME,
+    STATE_NAME,
+    WorkState,
+    file_identity,
+    fingerprint,
+    is_report_file,
+    is_state_file,
+)
+from facetransfer.train.loop import budget_reached, default_preset_name, resolve_config, run_budget_s, train
 from facetransfer.train.timing import measure_seconds_per_step
 
 logger = logging.getLogger(__name__)
 
-MIN_SOURCE_FACES = 50
-
-
-@dataclass
-class SwapConfig:
-    """Options of `run_swap`. `extract`, `train`, `model` and `convert` hold per-stage options by
-    their library names (from flags or the `--config` TOML file); None values are ignored."""
-
-    workdir: str | None = None
-    preset: str | None = None
-    iterations: int | None = None
-    minutes: float | None = None
-    reference: list[str] = field(default_factory=list)
-    target_reference: list[str] = field(default_factory=list)
-    compare: bool = False
-    fresh: bool = False
-    overwrite: bool = False
-    min_source_faces: int = MIN_SOURCE_FACES
-    extract: dict[str, Any] = field(default_factory=dict)
-    model: dict[str, Any] = field(default_factory=dict)
-    train: dict[str, Any] = field(default_factory=dict)
-    convert: dict[str, Any] = field(default_factory=dict)
+PREVIOUS_MODEL = "model.previous"
 
 
 @dataclass
@@ -107,20 +99,25 @@ def _versions() -> dict[str, str]:
     }
 
 
-def _stage_options(cls: type, options: dict[str, Any], stage: str) -> dict[str, Any]:
-    known = {f.name for f in fields(cls)}
-    unknown = sorted(set(options) - known)
-    if unknown:
-        raise ConfigError(
-            f"unknown {stage} option(s) {', '.join(unknown)}; see `facetransfer {stage} --help`"
+def _check_paths(inputs: Sequence[Path], output: Path, comparison: Path | None, workdir: Path) -> None:
+    """Before any work: the output, the comparison and everything the swap writes into the work
+    folder neither is nor holds an input, and what is already there is this tool's own (see
+    `facetransfer.safety`); the work folder can be written."""
+    check_output(output, inputs, overwrite=True, is_ours=is_tool_file, what="output video")
+    if comparison is not None:
+        check_output(
+            comparison, [*inputs, output], overwrite=True, is_ours=is_tool_file, what="comparison video"
         )
-    return {key: value for key, value in options.items() if value is not None}
-
-
-def _check_paths(sources: Sequence[Path], target: Path, output: Path, workdir: Path) -> None:
-    for path in [*sources, target]:
-        if path.resolve() == output.resolve():
-            raise OutputExistsError(f"{output}: the output is also an input; choose another -o")
+    owned: list[tuple[str, Callable[[Path], bool], str]] = [
+        ("source", is_faceset, "source faceset"),
+        ("target", is_faceset, "target faceset"),
+        ("model", is_model_dir, "model folder"),
+        (PREVIOUS_MODEL, is_model_dir, "previous model folder"),
+        (STATE_NAME, is_state_file, "work folder state"),
+        (REPORT_NAME, is_report_file, "swap report"),
+    ]
+    for name, is_ours, what in owned:
+        check_output(workdir / name, [*inputs, output], overwrite=True, is_ours=is_ours, what=what)
     try:
         workdir.mkdir(parents=True, exist_ok=True)
         probe_file = workdir / ".write-test"
@@ -136,12 +133,12 @@ def _start_fresh(workdir: Path) -> None:
     """Forget every stage; keep the previous model as `model.previous` (a trained model is never lost)."""
     model = workdir / "model"
     if model.exists():
-        previous = workdir / "model.previous"
+        previous = workdir / PREVIOUS_MODEL
         if previous.exists():
             shutil.rmtree(previous)
         model.rename(previous)
         logger.info("--fresh: the previous model is kept in %s", previous)
-    for name in ("source", "target", "stages.json"):
+    for name in ("source", "target", STATE_NAME):  # each checked to be ours by `_check_paths`
         path = workdir / name
         if path.is_dir():
             shutil.rmtree(path)
@@ -163,8 +160,7 @@ def _extract_stage(
         faces = len(open_faceset(folder))
         return StageReport(name, True, 0.0, {"faces": faces, "faceset": str(folder)})
     progress(f"{name}: extracting faces from {', '.join(str(p) for p in inputs)}")
-    config.overwrite = True
-    summary = extract_faceset(inputs, folder, config)
+    summary = extract_faceset(inputs, folder, replace(config, overwrite=True))
     state.mark_done(name, stage_fingerprint, faces=summary.faces_kept)
     details = {"faces": summary.faces_kept, "frames": summary.frames, "faceset": str(folder)}
     return StageReport(name, False, round(time.perf_counter() - started, 2), details)
@@ -175,54 +171,40 @@ def _train_stage(
     source: Path,
     target: Path,
     model_dir: Path,
-    config: SwapConfig,
+    config: RunConfig,
     preset: str,
     faces: tuple[int, int],
     progress: Callable[[str], None],
 ) -> StageReport:
     started = time.perf_counter()
     resuming = is_model_dir(model_dir) and latest_checkpoint(model_dir) is not None
-    train_options = _stage_options(TrainConfig, config.train, "train")
-    if config.iterations is not None:
-        train_options["iterations"] = config.iterations
-    model_options = _stage_options(ModelConfig, config.model, "train")
-    run_config = resolve_config(model_dir, None if resuming else preset, model_options, train_options)
-    if config.minutes is not None and config.iterations is None:
-        # a time budget this run: a step budget saved by an earlier run must not stop it early
-        run_config = replace(run_config, train=replace(run_config.train, iterations=None))
+    values = {**values_of(config.model), **values_of(config.train)}
+    run_config = resolve_config(model_dir, preset, values=values)  # a resumed model must match
     step, elapsed_s = 0, 0.0
     if resuming:
         checkpoint = latest_checkpoint(model_dir)
         assert checkpoint is not None
         saved = read_state(checkpoint)
         step, elapsed_s = saved.step, saved.elapsed_s
-    budget_minutes = config.minutes if config.minutes is not None else run_config.train.minutes
-    remaining_minutes = None if budget_minutes is None else budget_minutes - elapsed_s / 60.0
-    target_step = run_config.train.iterations
-    done = (target_step is not None and step >= target_step) or (
-        remaining_minutes is not None and remaining_minutes <= 0.05
-    )
-    if target_step is None and budget_minutes is None:
-        raise ConfigError("training needs a budget: pass --iterations N or --minutes M")
-    if done:
+    train_config = run_config.train
+    if budget_reached(train_config, step, elapsed_s):
         return StageReport("train", True, 0.0, {"step": step, "model": str(model_dir)})
     seconds_per_step = measure_seconds_per_step(run_config)
-    steps_left = None if target_step is None else target_step - step
+    run_s = run_budget_s(train_config, elapsed_s)
+    steps_left = None if train_config.iterations is None else train_config.iterations - step
     estimate_s = min(
         steps_left * seconds_per_step if steps_left is not None else float("inf"),
-        remaining_minutes * 60.0 if remaining_minutes is not None else float("inf"),
+        run_s if run_s is not None else float("inf"),
     )
-    budget = f"to step {target_step}" if target_step is not None else ""
-    if remaining_minutes is not None:
-        budget += f"{' or ' if budget else ''}{remaining_minutes:.1f} more minutes"
+    budget = f"to step {train_config.iterations}" if train_config.iterations is not None else ""
+    if run_s is not None:
+        budget += f"{' or ' if budget else ''}{run_s / 60:.1f} more minutes"
     progress(
         f"train: {faces[0]} source faces, {faces[1]} target faces; model {run_config.model.name} "
-        f"{run_config.model.resolution} px (preset {preset}), batch {run_config.train.batch_size}, "
+        f"{run_config.model.resolution} px (preset {preset}), batch {train_config.batch_size}, "
         f"{'resuming from step ' + str(step) + ', ' if step else ''}{budget}; "
         f"about {estimate_s / 60:.1f} min at {seconds_per_step:.2f} s/step (measured warm-up)"
     )
-    if remaining_minutes is not None:
-        run_config = replace(run_config, train=replace(run_config.train, minutes=remaining_minutes))
     result = train(source, target, model_dir, run_config)
     if result.stopped_by == "signal":
         raise Interrupted(f"{model_dir}: training stopped at step {result.step} and saved; rerun to resume")
@@ -248,8 +230,7 @@ def _convert_stage(
     progress: Callable[[str], None],
 ) -> StageReport:
     started = time.perf_counter()
-    options = _stage_options(ConvertConfig, config.convert, "convert")
-    convert_config = ConvertConfig(**{**options, "faceset": str(target_faceset)})
+    convert_config = replace(config.convert, faceset=str(target_faceset))
     checkpoint = latest_checkpoint(model_dir)
     step = read_state(checkpoint).step if checkpoint else -1
     stage_fingerprint = fingerprint(
@@ -270,7 +251,7 @@ def _convert_stage(
         raise OutputExistsError(
             f"{output}: already exists and was not made by this work folder; pass --overwrite"
         )
-    convert_config.overwrite = True
+    convert_config = replace(convert_config, overwrite=True)
     progress(f"convert: {target} -> {output} with the model at step {step}")
     summary = convert_video(target, model_dir, output, convert_config)
     state.mark_done("convert", stage_fingerprint, output=str(output))
@@ -339,21 +320,33 @@ def run_swap(
     say = progress or (lambda message: logger.info("%s", message))
     source_paths, target_path, output_path = [Path(p) for p in sources], Path(target), Path(output)
     workdir = Path(config.workdir) if config.workdir else default_workdir(output_path)
-    _check_paths(source_paths, target_path, output_path, workdir)
+    comparison_path = (
+        output_path.with_name(f"{output_path.stem}.compare{output_path.suffix or '.mp4'}")
+        if config.compare
+        else None
+    )
+    references = [Path(p) for p in [*config.reference, *config.target_reference]]
+    _check_paths([*source_paths, target_path, *references], output_path, comparison_path, workdir)
     if config.fresh:
         _start_fresh(workdir)
     preset = config.preset or default_preset_name()
     if config.preset is None:
         say(f"preset: {preset} ({'CUDA is available' if preset.startswith('gpu') else 'no CUDA device'})")
+    run_config = RunConfig(
+        model=config.model or get_preset(preset).model, train=config.train or get_preset(preset).train
+    )
+    check_name(run_config.model.name)
+    budget = run_config.train
+    if budget.iterations is None and budget.minutes is None and budget.total_minutes is None:
+        raise ConfigError("training needs a budget: pass --iterations N, --minutes M or --total-minutes M")
     state = WorkState.load(workdir)
-    extract_options = _stage_options(ExtractConfig, config.extract, "extract")
     stages: list[StageReport] = []
 
-    source_config = ExtractConfig(**{**extract_options, "reference": list(config.reference)})
+    source_config = replace(config.extract, reference=list(config.reference))
     stages.append(
         _extract_stage(state, "extract_source", source_paths, workdir / "source", source_config, say)
     )
-    target_config = ExtractConfig(**{**extract_options, "reference": list(config.target_reference)})
+    target_config = replace(config.extract, reference=list(config.target_reference))
     stages.append(
         _extract_stage(state, "extract_target", [target_path], workdir / "target", target_config, say)
     )
@@ -372,7 +365,7 @@ def run_swap(
             workdir / "source",
             workdir / "target",
             model_dir,
-            config,
+            run_config,
             preset,
             (source_faces, target_faces),
             say,
@@ -380,10 +373,10 @@ def run_swap(
     )
     stages.append(_convert_stage(state, target_path, workdir / "target", model_dir, output_path, config, say))
     comparison = None
-    if config.compare:
-        comparison_path = output_path.with_name(f"{output_path.stem}.compare{output_path.suffix or '.mp4'}")
-        provenance = config.convert.get("provenance") or ProvenanceConfig()
-        stages.append(_compare_stage(state, target_path, output_path, comparison_path, provenance))
+    if comparison_path is not None:
+        stages.append(
+            _compare_stage(state, target_path, output_path, comparison_path, config.convert.provenance)
+        )
         comparison = str(comparison_path)
     previews = model_dir / PREVIEWS_DIR
     report = SwapReport(
@@ -396,5 +389,5 @@ def run_swap(
         options=asdict(config),
         versions=_versions(),
     )
-    write_json_atomic(workdir / "report.json", report.to_json())
+    write_json_atomic(workdir / REPORT_NAME, report.to_json())
     return report

@@ -11,9 +11,26 @@ from pathlib import Path
 from typing import Any
 
 from facetransfer.fsutil import write_json_atomic
+from facetransfer.safety import read_json_object
 
 STATE_NAME = "stages.json"
 STATE_VERSION = 1
+STATE_FORMAT = "facetransfer-work"
+REPORT_NAME = "report.json"
+
+
+def is_state_file(path: Path) -> bool:
+    """`stages.json` written by a swap (older ones have no format name, only version and stages)."""
+    payload = read_json_object(path)
+    return payload is not None and (
+        payload.get("format") == STATE_FORMAT or {"version", "stages"} <= payload.keys()
+    )
+
+
+def is_report_file(path: Path) -> bool:
+    """`report.json` written by a swap."""
+    payload = read_json_object(path)
+    return payload is not None and {"workdir", "stages", "output"} <= payload.keys()
 
 
 def file_identity(path: str | os.PathLike[str]) -> dict[str, Any]:
@@ -67,4 +84,5 @@ class WorkState:
             self.save()
 
     def save(self) -> None:
-        write_json_atomic(self.path, {"version": STATE_VERSION, "stages": self.stages})
+        payload = {"format": STATE_FORMAT, "version": STATE_VERSION, "stages": self.stages}
+        write_json_atomic(self.path, payload)

@@ -16,40 +16,12 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from facetransfer.presets import ColorTransfer, TrainConfig
+from facetransfer.presets import AugmentConfig, ColorTransfer
 
 # DeepFaceLab's random warp: a coarse grid of 2, 4 or 8 cells whose inner points move by a normal
 # offset of 0.24 cell, upsampled to a smooth field.
 WARP_CELL_COUNTS: tuple[int, ...] = (2, 4, 8)
 WARP_STRENGTH_CELLS = 0.24
-
-
-@dataclass(frozen=True)
-class AugmentConfig:
-    random_warp: bool = True
-    rotation_deg: float = 10.0
-    scale_range: float = 0.05
-    shift_range: float = 0.05
-    flip: bool = False
-    color_jitter: float = 0.05
-    color_transfer: ColorTransfer = "none"
-
-    @classmethod
-    def from_train_config(cls, config: TrainConfig) -> AugmentConfig:
-        return cls(
-            random_warp=config.random_warp,
-            rotation_deg=config.rotation_deg,
-            scale_range=config.scale_range,
-            shift_range=config.shift_range,
-            flip=config.flip,
-            color_jitter=config.color_jitter,
-            color_transfer=config.color_transfer,
-        )
-
-
-NO_AUGMENTATION = AugmentConfig(
-    random_warp=False, rotation_deg=0.0, scale_range=0.0, shift_range=0.0, flip=False, color_jitter=0.0
-)
 
 
 @dataclass

@@ -23,9 +23,9 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from functools import partial
 from pathlib import Path
 from types import FrameType
@@ -49,11 +49,13 @@ from facetransfer.modelfolder.metrics import append_metrics, truncate_metrics
 from facetransfer.modelfolder.weights import load_checkpoint, save_checkpoint
 from facetransfer.models import registry
 from facetransfer.models.base import FaceSwapModel
-from facetransfer.presets import ModelConfig, TrainConfig, get_preset, with_options
-from facetransfer.train.augment import AugmentConfig, augment, to_float_nchw, unaugmented
+from facetransfer.options import build, option_values
+from facetransfer.presets import AugmentConfig, ModelConfig, TrainConfig, get_preset
+from facetransfer.safety import check_not_input
+from facetransfer.train.augment import augment, to_float_nchw, unaugmented
 from facetransfer.train.data import FaceData, FaceSampler, load_faces
 from facetransfer.train.distributed import Distributed, pick_device, weights_digest
-from facetransfer.train.loss import FaceLoss, LossWeights
+from facetransfer.train.loss import FaceLoss
 from facetransfer.train.previews import render_preview, write_preview
 
 logger = logging.getLogger(__name__)
@@ -81,6 +83,7 @@ class TrainResult:
     batch_size: int = 0
     rollbacks: int = 0
     weights_sha256: str = ""
+    signal_name: str = ""  # SIGINT or SIGTERM when `stopped_by` is "signal"
 
 
 # --- configuration --------------------------------------------------------------------------------
@@ -91,40 +94,60 @@ def default_preset_name() -> str:
 def resolve_config(
     model_dir: str | os.PathLike[str],
     preset: str | None = None,
-    model_options: dict[str, Any] | None = None,
-    train_options: dict[str, Any] | None = None,
+    model_options: Mapping[str, Any] | None = None,
+    train_options: Mapping[str, Any] | None = None,
+    values: Mapping[str, Any] | None = None,
 ) -> RunConfig:
     """The configuration for `train`, from the model folder when it exists, else from a preset.
 
-    `model_options` and `train_options` hold only what the user set (None values are ignored).
-    For an existing model the architecture is the saved one: a preset or an option that contradicts
-    it is a `ConfigError`; training options replace the saved ones, except `minutes`, which is per run.
+    What the user set comes as `values` (`section.path` keys, from a config file and flags: see
+    `facetransfer.options`) or, for library callers, as `model_options` / `train_options` by field
+    name (None values are ignored). For an existing model the architecture is the saved one: a preset
+    or an option that contradicts it is a `ConfigError`; training options replace the saved ones,
+    except `minutes`, which is per run.
     """
-    model_changes = {key: value for key, value in (model_options or {}).items() if value is not None}
-    train_changes = {key: value for key, value in (train_options or {}).items() if value is not None}
+    given = dict(values or {})
+    given.update(option_values(ModelConfig, model_options or {}))
+    given.update(option_values(TrainConfig, train_options or {}))
     if is_model_dir(model_dir):
         saved = read_config(model_dir)
-        with_options(saved.model, **model_changes)  # unknown option names are errors here too
-        wanted: dict[str, Any] = dict(model_changes)
-        if preset is not None:
-            wanted = {**get_preset(preset).model.to_json(), **model_changes}
-        for key, value in wanted.items():
-            saved_value = getattr(saved.model, key, None)
-            if saved_value != value:
-                origin = (
-                    f"preset {preset!r}" if preset is not None and key not in model_changes else "the option"
-                )
+        model_given = {key: value for key, value in given.items() if key.startswith("model.")}
+        wanted = build(ModelConfig, model_given, get_preset(preset).model if preset else saved.model)
+        for item in fields(ModelConfig):
+            value, saved_value = getattr(wanted, item.name), getattr(saved.model, item.name)
+            if value != saved_value:
+                origin = "the option" if f"model.{item.name}" in model_given else f"preset {preset!r}"
                 saved_architecture = describe_architecture(saved.model.name, saved.model.options())
                 raise ConfigError(
-                    f"{model_dir}: {origin} sets {key.replace('_', ' ')} to {value!r} but the saved model "
-                    f"has {saved_value!r} ({saved_architecture}); drop it to resume, or use a new folder"
+                    f"{model_dir}: {origin} sets {item.name.replace('_', ' ')} to {value!r} but the "
+                    f"saved model has {saved_value!r} ({saved_architecture}); drop it to resume, or use "
+                    "a new folder"
                 )
-        train_config = with_options(replace(saved.train, minutes=None), **train_changes)
+        train_config = build(TrainConfig, given, replace(saved.train, minutes=None))
         return RunConfig(model=saved.model, train=train_config, data=saved.data, parameters=saved.parameters)
     base = get_preset(preset or default_preset_name())
-    model_config: ModelConfig = with_options(base.model, **model_changes)
-    registry.model_options(model_config.name)  # an unknown architecture fails here, before any work
-    return RunConfig(model=model_config, train=with_options(base.train, **train_changes))
+    model = build(ModelConfig, given, base.model)
+    registry.check_name(model.name)  # an unknown architecture fails here, before any work
+    return RunConfig(model=model, train=build(TrainConfig, given, base.train))
+
+
+def run_budget_s(config: TrainConfig, elapsed_before_s: float) -> float | None:
+    """Seconds this run may train: the least of `minutes` and what `total_minutes` leaves after the
+    model's earlier runs (`elapsed_before_s`); None without a time budget."""
+    budgets = []
+    if config.minutes is not None:
+        budgets.append(config.minutes * 60.0)
+    if config.total_minutes is not None:
+        budgets.append(max(0.0, config.total_minutes * 60.0 - elapsed_before_s))
+    return min(budgets) if budgets else None
+
+
+def budget_reached(config: TrainConfig, step: int, elapsed_s: float) -> bool:
+    """Whether a model at `step` after `elapsed_s` seconds of training has nothing left to train."""
+    run_s = run_budget_s(config, elapsed_s)
+    return (config.iterations is not None and step >= config.iterations) or (
+        run_s is not None and run_s < 3.0
+    )
 
 
 # --- small pieces of the loop ---------------------------------------------------------------------
@@ -302,13 +325,15 @@ class _StopRequest:
 
 
 class _Stopping:
-    """When to stop: the step target, this run's time budget, or a signal. One process looks at the
-    clock and the signal flag before each step; several processes act on the flags every rank sent
-    with the previous step's losses (`agree`), so that all of them stop after the same step."""
+    """When to stop: the step target, the time budget (this run's, or what is left of the model's
+    total), or a signal. One process looks at the clock and the signal flag before each step; several
+    processes act on the flags every rank sent with the previous step's losses (`agree`), so that
+    all of them stop after the same step."""
 
-    def __init__(self, config: TrainConfig, distributed: bool) -> None:
+    def __init__(self, config: TrainConfig, distributed: bool, elapsed_before_s: float) -> None:
         self.iterations = config.iterations
-        self.deadline = time.monotonic() + config.minutes * 60 if config.minutes else None
+        budget_s = run_budget_s(config, elapsed_before_s)
+        self.deadline = time.monotonic() + budget_s if budget_s is not None else None
         self.signals = _StopRequest()
         self.distributed = distributed
         self.agreed_signal = self.agreed_time_is_up = False
@@ -539,8 +564,8 @@ def train(
     """Train (or resume) the model in `model_dir` on two facesets. See the module docstring."""
     started = time.monotonic()
     model_dir = Path(model_dir)
+    check_not_input(model_dir, [source_faceset, target_faceset], "model folder")
     train_config = config.train
-    train_config.validate()
     distributed = Distributed.from_environment()
     device = pick_device(train_config.device, distributed.local_rank)
     is_main = distributed.is_main
@@ -556,7 +581,7 @@ def train(
 
         # 3. Model, optimizer, and the state to resume from.
         torch.manual_seed(train_config.seed)
-        model = registry.build_model(config.model.name, **config.model.options()).to(device)
+        model = registry.build_model(config.model).to(device)
         optimizer = _make_optimizer(model, train_config, device)
         state = TrainingState(step=0, batch_size=train_config.batch_size)
         checkpoint = latest_checkpoint(model_dir) if resuming else None
@@ -603,23 +628,14 @@ def train(
         step_model: torch.nn.Module = distributed.wrap(model, device)
         if train_config.compile:
             step_model = torch.compile(step_model)  # type: ignore[assignment]
-        loss_fn = FaceLoss(
-            config.model.resolution,
-            LossWeights(
-                ssim=train_config.ssim_weight,
-                pixel=train_config.pixel_weight,
-                mask=train_config.mask_weight,
-                eyes_mouth=train_config.eyes_mouth_weight,
-                exclude_background=train_config.exclude_background,
-            ),
-        )
-        augment_config = AugmentConfig.from_train_config(train_config)
+        loss_fn = FaceLoss(config.model.resolution, train_config.loss)
+        augment_config = train_config.augment
         preview_source, preview_target = _preview_faces(source, target, device)
         augment_generator = torch.Generator(device=device)
 
         # 5. The loop, one step at a time, until the step target, the time budget or a signal.
         start_step = state.step
-        stopping = _Stopping(train_config, distributed.enabled)
+        stopping = _Stopping(train_config, distributed.enabled, state.elapsed_s)
         measure_holdout = partial(
             holdout_loss, model, _holdout_sides(source, target), loss_fn, device, autocast_dtype
         )
@@ -657,7 +673,9 @@ def train(
                 reason = stopping.reason(state.step)
                 if reason is not None:
                     at_start = state.step == start_step
-                    stopped_by = "already_done" if reason == "iterations" and at_start else reason
+                    stopped_by = (
+                        "already_done" if at_start and reason in ("iterations", "minutes") else reason
+                    )
                     if not at_start:
                         saver.save(state, losses, f"stopped by {stopped_by}")
                     break
@@ -727,6 +745,7 @@ def train(
             batch_size=state.batch_size,
             rollbacks=divergence.rollbacks,
             weights_sha256=digest,
+            signal_name=stopping.signals.signal_name,
         )
 
 

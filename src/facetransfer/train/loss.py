@@ -15,10 +15,10 @@ SSIM is computed in float32 even under bf16 autocast: it subtracts squared means
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 import torch.nn.functional as F
+
+from facetransfer.presets import LossWeights
 
 SSIM_SIGMA_PX = 1.5
 
@@ -99,15 +99,6 @@ def gaussian_blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
     return _separable_filter(x, kernel, padding=radius)
 
 
-@dataclass(frozen=True)
-class LossWeights:
-    ssim: float = 10.0
-    pixel: float = 10.0
-    mask: float = 10.0
-    eyes_mouth: float = 0.0
-    exclude_background: bool = True
-
-
 class FaceLoss:
     """The loss of one side's reconstruction (see the module docstring)."""
 
@@ -144,23 +135,23 @@ class FaceLoss:
         else:
             image_used, target_used = image, target
         total = image.new_zeros(())
-        if weights.ssim:
+        if weights.ssim_weight:
             structural = torch.stack(
                 [dssim(image_used, target_used, w).mean() for w in self.windows_px]
             ).mean()
             parts["dssim"] = structural.detach()
-            total = total + weights.ssim * structural
-        if weights.pixel:
+            total = total + weights.ssim_weight * structural
+        if weights.pixel_weight:
             pixel = F.mse_loss(image_used, target_used)
             parts["pixel"] = pixel.detach()
-            total = total + weights.pixel * pixel
-        if weights.eyes_mouth:
+            total = total + weights.pixel_weight * pixel
+        if weights.eyes_mouth_weight:
             eyes_mouth = torch.maximum(masks[:, 1:2], masks[:, 2:3]).float()
             priority = ((image - target).abs() * eyes_mouth).mean()
             parts["eyes_mouth"] = priority.detach()
-            total = total + weights.eyes_mouth * priority
-        if weights.mask:
+            total = total + weights.eyes_mouth_weight * priority
+        if weights.mask_weight:
             mask_error = F.mse_loss(mask, hull)
             parts["mask"] = mask_error.detach()
-            total = total + weights.mask * mask_error
+            total = total + weights.mask_weight * mask_error
         return total, parts

@@ -13,7 +13,7 @@ from facetransfer.models.registry import build_model
 def measure_seconds_per_step(run_config: RunConfig, repeats: int = 3) -> float:
     """Seconds per training step of the model on random data (forward, loss, backward, AdamW step),
     after one warm-up step: the basis of the time estimate printed before training."""
-    model = build_model(run_config.model.name, **run_config.model.options())
+    model = build_model(run_config.model)
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-5)
     size, batch = run_config.model.resolution, run_config.train.batch_size
     faces = torch.rand(batch, 3, size, size)

@@ -19,7 +19,7 @@ def make_model_dir(folder: Path, coverage: str = "full", seed: int = 0) -> Path:
 
     torch.manual_seed(seed)
     preset = get_preset("tiny")
-    model = build_model(preset.model.name, **preset.model.options())
+    model = build_model(preset.model)
     folder.mkdir(parents=True, exist_ok=True)
     write_config(folder, RunConfig(model=preset.model, train=preset.train, data={"coverage": coverage}))
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)

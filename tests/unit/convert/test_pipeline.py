@@ -24,6 +24,7 @@ from conftest import (
     write_synthetic_faceset,
 )
 from facetransfer.cli import main
+from facetransfer.convert.config import EncodeOptions, FaceSettings
 from facetransfer.convert.pipeline import ConvertConfig, _Stages, convert_video
 from facetransfer.convert.predictor import Predictor
 from facetransfer.convert.schedule import FaceScheduler, records_for_target
@@ -64,12 +65,11 @@ def converted(synthetic_target, tiny_model_dir, tmp_path):
     video, faceset = synthetic_target
     config = ConvertConfig(
         faceset=str(faceset),
-        mask="hull",
         mask_video=str(tmp_path / "mask.mp4"),
         frames_dir=str(tmp_path / "frames"),
         batch_size=3,
-        crf=8,
-        preset="ultrafast",
+        face=FaceSettings(mask="hull"),
+        encode=EncodeOptions(crf=8, encoder_preset="ultrafast"),
     )
     summary = convert_video(video, tiny_model_dir, tmp_path / "out.mp4", config)
     return video, tmp_path, summary
@@ -128,7 +128,7 @@ def test_image_and_folder_targets(tiny_model_dir, tmp_path) -> None:
         image,
         tiny_model_dir,
         tmp_path / "swapped.png",
-        ConvertConfig(faceset=str(faceset), mask="hull", provenance=NO_MARKS),
+        ConvertConfig(faceset=str(faceset), provenance=NO_MARKS, face=FaceSettings(mask="hull")),
     )
     result = cv2.cvtColor(cv2.imread(str(tmp_path / "swapped.png")), cv2.COLOR_BGR2RGB)
     assert summary.frames == 1 and result.shape == synthetic_frame(0).shape
@@ -146,7 +146,7 @@ def test_image_and_folder_targets(tiny_model_dir, tmp_path) -> None:
         folder,
         tiny_model_dir,
         tmp_path / "swapped_dir",
-        ConvertConfig(faceset=str(faceset), mask="hull", provenance=NO_MARKS),
+        ConvertConfig(faceset=str(faceset), provenance=NO_MARKS, face=FaceSettings(mask="hull")),
     )
     assert sorted(p.name for p in (tmp_path / "swapped_dir").iterdir()) == [
         "img1.png",
@@ -244,7 +244,7 @@ def test_without_a_faceset_the_given_extractor_makes_one(synthetic_target, tiny_
         video,
         tiny_model_dir,
         tmp_path / "out.mp4",
-        ConvertConfig(all_faces=True, provenance=NO_MARKS, preset="ultrafast"),
+        ConvertConfig(all_faces=True, provenance=NO_MARKS, encode=EncodeOptions(encoder_preset="ultrafast")),
         extract_target=extract_target,
     )
     # the model's crop size and coverage, the conversion's detector and face choice
@@ -340,9 +340,9 @@ def test_cli_converts_and_reports(synthetic_target, tiny_model_dir, tmp_path, ca
                 "mkl",
                 "--blend",
                 "poisson",
-                "--erode",
+                "--erode-px",
                 "2",
-                "--blur",
+                "--blur-px",
                 "4",
                 "--preset",
                 "ultrafast",

@@ -1,4 +1,4 @@
-"""The model as conversion calls it: shapes, ranges, bf16 close to float32, one-line load errors."""
+"""The model as conversion calls it: shapes, ranges, the model's own swap, one-line load errors."""
 
 from __future__ import annotations
 
@@ -6,13 +6,13 @@ import numpy as np
 import pytest
 import torch
 
-from facetransfer.convert.predictor import load_predictor, resolve_precision
-from facetransfer.errors import CheckpointError, ConfigError
+from facetransfer.convert.predictor import load_predictor
+from facetransfer.errors import CheckpointError
 
 
 def test_predict_shapes_and_ranges(tiny_model_dir) -> None:
-    predictor = load_predictor(tiny_model_dir, "cpu", precision="float32")
-    assert (predictor.resolution, predictor.coverage, predictor.dtype) == (64, "full", torch.float32)
+    predictor = load_predictor(tiny_model_dir, "cpu")
+    assert (predictor.resolution, predictor.coverage) == (64, "full")
     crops = np.random.default_rng(0).integers(0, 256, (5, 64, 64, 3), dtype=np.uint8)
     images, masks = predictor.predict(crops)
     assert images.shape == (5, 64, 64, 3) and masks.shape == (5, 64, 64)
@@ -22,19 +22,16 @@ def test_predict_shapes_and_ranges(tiny_model_dir) -> None:
         predictor.predict(crops[:, :32])
 
 
-def test_bfloat16_renders_within_one_level_of_float32(tiny_model_dir) -> None:
+def test_predict_is_the_models_swap_of_the_crops(tiny_model_dir) -> None:
+    """On the CPU the predictor is exactly the model's source rendering of the target crops."""
+    predictor = load_predictor(tiny_model_dir, "cpu")
     crops = np.random.default_rng(1).integers(0, 256, (4, 64, 64, 3), dtype=np.uint8)
-    exact, _ = load_predictor(tiny_model_dir, "cpu", precision="float32").predict(crops)
-    fast, _ = load_predictor(tiny_model_dir, "cpu", precision="bfloat16").predict(crops)
-    assert np.abs(exact - fast).max() < 2.0 / 255.0
-
-
-def test_precision_choice() -> None:
-    assert resolve_precision("float32", torch.device("cpu")) == torch.float32
-    assert resolve_precision("bfloat16", torch.device("cpu")) == torch.bfloat16
-    assert resolve_precision("auto", torch.device("cuda")) == torch.bfloat16
-    with pytest.raises(ConfigError):
-        resolve_precision("fp8", torch.device("cpu"))
+    images, masks = predictor.predict(crops)
+    batch = torch.from_numpy(crops).permute(0, 3, 1, 2).float() / 255.0
+    with torch.inference_mode():
+        expected_image, expected_mask = predictor.model.swap(batch)
+    assert np.array_equal(images, expected_image.clamp(0, 1).permute(0, 2, 3, 1).numpy())
+    assert np.array_equal(masks, expected_mask.clamp(0, 1)[:, 0].numpy())
 
 
 def test_missing_model_folder_is_a_checkpoint_error(tmp_path) -> None:

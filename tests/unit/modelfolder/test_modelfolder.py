@@ -31,7 +31,7 @@ MODEL = ModelConfig("df", 64, bottleneck_width=16, encoder_width=8, decoder_widt
 
 def make_folder(tmp_path: Path) -> tuple[Path, torch.nn.Module, torch.optim.Optimizer]:
     torch.manual_seed(0)
-    model = build_model(MODEL.name, **MODEL.options())
+    model = build_model(MODEL)
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
     model(torch.rand(1, 3, 64, 64), torch.rand(1, 3, 64, 64))[0].mean().backward()
     optimizer.step()
@@ -45,7 +45,7 @@ def test_round_trip_restores_weights_optimizer_and_state(tmp_path: Path) -> None
     folder, model, optimizer = make_folder(tmp_path)
     path = save_checkpoint(folder, model, optimizer, TrainingState(step=7, batch_size=4, lr_scale=0.5))
     assert path.name == "step_00000007" and (folder / "latest").read_text().strip() == path.name
-    restored = build_model(MODEL.name, **MODEL.options())
+    restored = build_model(MODEL)
     restored_optimizer = torch.optim.AdamW(restored.parameters(), lr=1e-3)
     state = load_checkpoint(path, restored, restored_optimizer)
     assert state.step == 7 and state.batch_size == 4 and state.lr_scale == 0.5 and state.saved_utc
@@ -71,7 +71,7 @@ def test_only_the_newest_saves_are_kept_and_best_survives_pruning(tmp_path: Path
         if step == 2:
             update_best(folder, path)
     assert [p.name for p in list_checkpoints(folder)] == ["step_00000004", "step_00000005"]
-    best_state = load_checkpoint(folder / "best", build_model(MODEL.name, **MODEL.options()))
+    best_state = load_checkpoint(folder / "best", build_model(MODEL))
     assert best_state.step == 2
     assert load_model(folder, which="best")[0] is not None
 
@@ -85,7 +85,7 @@ def test_a_damaged_latest_checkpoint_falls_back_to_the_previous_one(tmp_path: Pa
     data[-5] ^= 0xFF
     weights.write_bytes(bytes(data))
     with pytest.raises(CheckpointError, match="checksum"):
-        load_checkpoint(newest, build_model(MODEL.name, **MODEL.options()))
+        load_checkpoint(newest, build_model(MODEL))
     fallback = latest_checkpoint(folder)
     assert fallback is not None and fallback.name == "step_00000001"
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from facetransfer.errors import ConfigError
 from facetransfer.provenance import (
     LabelPainter,
     ProvenanceConfig,
@@ -31,12 +32,14 @@ def test_label_opacity_zero_changes_nothing() -> None:
 
 
 def test_config_checks() -> None:
-    with pytest.raises(ProvenanceError):
+    with pytest.raises(ConfigError, match="label-opacity"):
         ProvenanceConfig(label_opacity=1.5)
-    with pytest.raises(ProvenanceError):
+    with pytest.raises(ConfigError, match="watermark-strength"):
         ProvenanceConfig(watermark_strength=0)
-    with pytest.raises(ProvenanceError):
+    with pytest.raises(ConfigError, match="label-corner"):
         ProvenanceConfig(label_corner="middle")  # type: ignore[arg-type]
+    with pytest.raises(ProvenanceError, match="both"):
+        ProvenanceConfig(sign_cert="cert.pem")
 
 
 def test_report_entry_records_no_provenance() -> None:

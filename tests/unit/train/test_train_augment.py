@@ -8,9 +8,8 @@ from dataclasses import replace
 import pytest
 import torch
 
+from facetransfer.presets import NO_AUGMENTATION, AugmentConfig
 from facetransfer.train.augment import (
-    NO_AUGMENTATION,
-    AugmentConfig,
     augment,
     lab_to_rgb,
     linear_color_transfer,

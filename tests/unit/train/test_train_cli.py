@@ -69,7 +69,7 @@ def test_bad_options_are_one_line_errors(
     assert "batch size must be at least 1" in capsys.readouterr().err
     assert main(["train", source, str(tmp_path / "missing"), "-o", str(tmp_path / "c"), *FAST]) == 2
     assert "not a faceset" in capsys.readouterr().err
-    assert main(["train", source, target, "-o", str(tmp_path / "d"), *FAST, "--model", "dfl"]) == 2
+    assert main(["train", source, target, "-o", str(tmp_path / "d"), *FAST, "--architecture", "dfl"]) == 2
     err = capsys.readouterr().err
     assert "unknown model 'dfl'; choose one of: df, liae" in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "d").exists()

@@ -21,13 +21,13 @@ from facetransfer.errors import ConfigError, DivergenceError, FacetransferError,
 from facetransfer.modelfolder.metrics import read_metrics
 from facetransfer.models import MODELS, register_model
 from facetransfer.models.df import DFModel
-from facetransfer.presets import ModelConfig, get_preset
+from facetransfer.presets import ModelConfig, get_preset, with_options
 from facetransfer.train import RunConfig, load_model, resolve_config, train
 from facetransfer.train.data import load_faces
 from facetransfer.train.loop import learning_rate
 
 TINY = get_preset("tiny")
-QUIET = replace(
+QUIET = with_options(
     TINY.train,
     threads=1,
     preview_every=0,
@@ -42,7 +42,7 @@ QUIET = replace(
 
 
 def run_config(model: ModelConfig | None = None, **train_options: Any) -> RunConfig:
-    return RunConfig(model or TINY.model, replace(QUIET, **train_options))
+    return RunConfig(model or TINY.model, with_options(QUIET, **train_options))
 
 
 def saved_state(model_dir: Path) -> dict[str, Any]:

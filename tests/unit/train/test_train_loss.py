@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from facetransfer.train.loss import FaceLoss, LossWeights, dssim, gaussian_kernel_1d, ssim, ssim_windows_px
+from facetransfer.presets import LossWeights
+from facetransfer.train.loss import FaceLoss, dssim, gaussian_kernel_1d, ssim, ssim_windows_px
 
 
 def reference_ssim(x: np.ndarray, y: np.ndarray, window: int, sigma: float = 1.5) -> float:
@@ -114,7 +115,7 @@ def test_eye_and_mouth_errors_weigh_more_with_the_option() -> None:
     in_eyes, in_cheek = target.clone(), target.clone()
     in_eyes[:, :, 20:26, 20:44] = (in_eyes[:, :, 20:26, 20:44] + 0.3) % 1
     in_cheek[:, :, 30:36, 20:44] = (in_cheek[:, :, 30:36, 20:44] + 0.3) % 1
-    plain, weighted = FaceLoss(64), FaceLoss(64, LossWeights(eyes_mouth=300.0))
+    plain, weighted = FaceLoss(64), FaceLoss(64, LossWeights(eyes_mouth_weight=300.0))
     hull = masks[:, :1]
     plain_ratio = plain(in_eyes, hull, target, masks)[0] / plain(in_cheek, hull, target, masks)[0]
     weighted_ratio = weighted(in_eyes, hull, target, masks)[0] / weighted(in_cheek, hull, target, masks)[0]
@@ -124,7 +125,7 @@ def test_eye_and_mouth_errors_weigh_more_with_the_option() -> None:
 def test_face_loss_gradients_are_finite() -> None:
     prediction = torch.rand(2, 3, 64, 64, requires_grad=True)
     mask = torch.rand(2, 1, 64, 64, requires_grad=True)
-    total, _ = FaceLoss(64, LossWeights(eyes_mouth=1.0))(
+    total, _ = FaceLoss(64, LossWeights(eyes_mouth_weight=1.0))(
         prediction, mask, torch.rand(2, 3, 64, 64), face_masks()
     )
     total.backward()

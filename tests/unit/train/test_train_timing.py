@@ -20,5 +20,5 @@ def test_the_tiny_model_measures_a_short_positive_step() -> None:
 
 
 def test_the_configured_architecture_is_the_one_measured() -> None:
-    with pytest.raises(ConfigError, match="unknown model"):
+    with pytest.raises(ConfigError, match="no such model"):
         measure_seconds_per_step(RunConfig(replace(TINY.model, name="nonexistent"), TINY.train))
