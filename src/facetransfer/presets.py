@@ -140,7 +140,7 @@ class TrainConfig:
         None, "stop when the model reaches this step", minimum=0, maximum=100_000_000
     )
     minutes: float | None = option(
-        None, "stop after this many minutes of this run", unit="minutes", minimum=0.01, maximum=1e6
+        None, "stop after this many minutes of this run", unit="minutes", minimum=1e-4, maximum=1e6
     )
     total_minutes: float | None = option(
         None,

@@ -156,6 +156,6 @@ def check_output(
         )
     if not overwrite:
         raise OutputExistsError(
-            f"{path}: a {what} made by this tool is already there; pass --overwrite to replace it "
-            "or choose another path"
+            f"{path}: already exists (this tool's own {what}); pass --overwrite to replace it or "
+            "choose another path"
         )

@@ -488,7 +488,7 @@ def convert_video(
         faces_from=faces_from,
         cuts=scheduler.cut_frames,
         tracks_dropped_at_cuts=sorted(scheduler.dropped_tracks),
-        extras=[str(extra) for extra in extras],
+        extras=[str(extra) for extra, _ in extras],
         provenance=outputs.provenance_report(),
     )
     logger.info(

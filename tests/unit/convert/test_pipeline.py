@@ -112,7 +112,7 @@ def test_mask_video_and_frames_dir(converted) -> None:
     assert len(masks) == SYNTH_FRAMES
     assert masks[0][_face_box(0, grow=-18)].mean() > 200
     assert masks[0][:, :8].max() < 16 and masks[-1].max() < 16  # background and the faceless frame
-    frames = sorted((folder / "frames").iterdir())
+    frames = sorted((folder / "frames").glob("*.png"))
     assert [path.name for path in frames][:2] == ["frame_000000.png", "frame_000001.png"]
     assert len(frames) == SYNTH_FRAMES
     assert summary.extras == [str(folder / "mask.mp4"), str(folder / "frames")]
@@ -148,7 +148,7 @@ def test_image_and_folder_targets(tiny_model_dir, tmp_path) -> None:
         tmp_path / "swapped_dir",
         ConvertConfig(faceset=str(faceset), provenance=NO_MARKS, face=FaceSettings(mask="hull")),
     )
-    assert sorted(p.name for p in (tmp_path / "swapped_dir").iterdir()) == [
+    assert sorted(p.name for p in (tmp_path / "swapped_dir").glob("*.png")) == [
         "img1.png",
         "img2.png",
         "img3.png",
@@ -344,7 +344,7 @@ def test_cli_converts_and_reports(synthetic_target, tiny_model_dir, tmp_path, ca
                 "2",
                 "--blur-px",
                 "4",
-                "--preset",
+                "--encoder-preset",
                 "ultrafast",
             ]
         )

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from facetransfer.cli import build_parser
+from facetransfer.commands.configs import resolve_configs
 from facetransfer.evaluate import EvaluateConfig, Evaluation, FrameMetrics, pipeline, write_report
 from facetransfer.evaluate.identity import (
     GalleryPerson,
@@ -155,5 +156,6 @@ def test_cli_parses_evaluate_options() -> None:
     args = build_parser().parse_args(
         ["evaluate", "out.mp4", "--source", "a.mp4", "b.jpg", "--target", "t.mp4", "--max-frames", "5"]
     )
-    assert args.source == ["a.mp4", "b.jpg"] and args.target == "t.mp4" and args.max_frames == 5
-    assert args.identity_every is None and not args.no_identity and not args.json
+    assert args.source == ["a.mp4", "b.jpg"] and args.target == "t.mp4" and not args.json
+    config = resolve_configs(args, args.parser, {"evaluate": EvaluateConfig})["evaluate"]
+    assert config == EvaluateConfig(max_frames=5)

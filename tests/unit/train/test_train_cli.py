@@ -20,7 +20,7 @@ def test_train_then_resume_then_refuse_a_contradicting_flag(
     source, target = (str(path) for path in face_pair)
     model_dir = tmp_path / "model"
     config_file = tmp_path / "options.toml"
-    config_file.write_text('[train]\nbatch_size = 2\ncolor_transfer = "rct"\nflip = true\n')
+    config_file.write_text('[train]\nbatch-size = 2\ncolor-transfer = "rct"\nflip = true\n')
     assert (
         main(
             [
@@ -40,7 +40,7 @@ def test_train_then_resume_then_refuse_a_contradicting_flag(
     )
     assert "step 2 (stopped by iterations" in capsys.readouterr().out
     saved = json.loads((model_dir / "config.json").read_text())
-    assert saved["train"]["batch_size"] == 2 and saved["train"]["color_transfer"] == "rct"
+    assert saved["train"]["batch_size"] == 2 and saved["train"]["augment"]["color_transfer"] == "rct"
     assert saved["model"]["name"] == "df" and saved["data"]["coverage"] == "face"
 
     assert main(["train", source, target, "-o", str(model_dir), "--threads", "1", "--iterations", "3"]) == 0
@@ -66,12 +66,12 @@ def test_bad_options_are_one_line_errors(
     assert main(["train", source, target, "-o", str(tmp_path / "a"), *FAST, "--resolution", "72"]) == 2
     assert "multiple of 16" in capsys.readouterr().err
     assert main(["train", source, target, "-o", str(tmp_path / "b"), *FAST, "--batch-size", "0"]) == 2
-    assert "batch size must be at least 1" in capsys.readouterr().err
+    assert "--batch-size ([train] batch-size) must be between 1 and 4096, not 0" in capsys.readouterr().err
     assert main(["train", source, str(tmp_path / "missing"), "-o", str(tmp_path / "c"), *FAST]) == 2
     assert "not a faceset" in capsys.readouterr().err
     assert main(["train", source, target, "-o", str(tmp_path / "d"), *FAST, "--architecture", "dfl"]) == 2
     err = capsys.readouterr().err
-    assert "unknown model 'dfl'; choose one of: df, liae" in err and len(err.strip().splitlines()) == 1
+    assert "--architecture 'dfl': no such model; choose one of: df, liae" in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "d").exists()
 
 
