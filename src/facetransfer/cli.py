@@ -9,9 +9,11 @@ import errno
 import importlib
 import logging
 import os
+import re
 import signal
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from types import FrameType
 
 from facetransfer import __version__
@@ -55,9 +57,18 @@ def _raise_terminated(signum: int, frame: FrameType | None) -> None:
     raise Terminated
 
 
-def _os_error_line(error: OSError) -> str:
+def _user_path(name: object) -> str | None:
+    """The path a user knows: a temporary `.NAME.PID.RANDOM[.ext].tmp` stands for `NAME` beside it."""
+    if not name:
+        return None
+    path = Path(str(name))
+    match = re.match(r"^\.(.+)\.\d+\.[A-Za-z0-9_]+(\.[A-Za-z0-9]+)?\.tmp$", path.name)
+    return str(path.with_name(match.group(1))) if match else str(path)
+
+
+def _os_error_line(error: OSError, output: object = None) -> str:
     """One line for a failed read or write: the file, the reason, what to do."""
-    where = error.filename or "a file"
+    where = _user_path(error.filename) or _user_path(output) or "a file"
     advice = {
         errno.ENOSPC: "free some space or write elsewhere",
         errno.EDQUOT: "free some space or write elsewhere",
@@ -91,7 +102,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"facetransfer {args.command}: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
     except OSError as error:  # a disk full, read-only or unreadable where no stage translated it
-        print(f"facetransfer {args.command}: error: {_os_error_line(error)}", file=sys.stderr)
+        line = _os_error_line(error, getattr(args, "report", None) or getattr(args, "output", None))
+        print(f"facetransfer {args.command}: error: {line}", file=sys.stderr)
         return FacetransferError.exit_code
     finally:
         signal.signal(signal.SIGTERM, previous)

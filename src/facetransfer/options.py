@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import math
 import re
 import tomllib
 import types
@@ -135,6 +136,8 @@ def coerce(kind: _Kind, value: Any) -> Any:
             value = float(value)
         else:
             raise ValueError(f"expected {_describe_type(kind)}, found {value!r}")
+        if not math.isfinite(value):  # nan passes every range check, inf runs forever
+            raise ValueError(f"expected a finite number, found {value}")
     elif kind.base is str:
         if not isinstance(value, str):
             raise ValueError(f"expected {_describe_type(kind)}, found {value!r}")
@@ -205,7 +208,7 @@ def nested_sections(cls: type) -> dict[str, type]:
 def check_options(config: Any) -> None:
     """Check every option field of `config` (type, choices, range); called from `__post_init__`.
     Integers given for float options become floats. Raises `ConfigError` naming the option."""
-    section = section_of(type(config)) or type(config).__name__
+    section = section_of(type(config))  # None for a config flattened into its parent's section
     hints = _type_hints(type(config))
     for item in dataclasses.fields(config):
         spec = item.metadata.get("option")
@@ -217,13 +220,17 @@ def check_options(config: Any) -> None:
         try:
             checked = coerce(kind, value)
         except ValueError as error:
-            raise ConfigError(f"--{key} ([{section}] {key}): {error}") from None
+            raise ConfigError(f"{_option_name(section, key)}: {error}") from None
         if checked is not value:
             object.__setattr__(config, item.name, checked)
         _check_range(section, key, spec, checked)
 
 
-def _check_range(section: str, key: str, spec: OptionSpec, value: Any) -> None:
+def _option_name(section: str | None, key: str) -> str:
+    return f"--{key} ([{section}] {key})" if section else f"--{key}"
+
+
+def _check_range(section: str | None, key: str, spec: OptionSpec, value: Any) -> None:
     if value is None or isinstance(value, bool | str | list):
         return
     low, high = spec.minimum, spec.maximum
@@ -234,7 +241,7 @@ def _check_range(section: str, key: str, spec: OptionSpec, value: Any) -> None:
             else (f"at least {low}" if low is not None else f"at most {high}")
         )
         unit = f" {spec.unit}" if spec.unit else ""
-        raise ConfigError(f"--{key} ([{section}] {key}) must be {bounds}{unit}, not {value}")
+        raise ConfigError(f"{_option_name(section, key)} must be {bounds}{unit}, not {value}")
 
 
 # ------------------------------------------------------------------ command line
@@ -418,8 +425,8 @@ def read_config_file(path: str | Path, known_sections: Mapping[str, type]) -> Co
                 )
                 raise ConfigError(f"{config.where(section, key)}: unknown key '{key}' in [{section}]{hint}")
             try:
-                coerce(item.kind, value)
-            except ValueError as error:
+                _check_range(None, key, item.spec, coerce(item.kind, value))
+            except (ValueError, ConfigError) as error:
                 raise ConfigError(f"{config.where(section, key)}: [{section}] {key}: {error}") from None
     return config
 

@@ -20,6 +20,14 @@ from facetransfer.options import (
 )
 
 
+def positive_int(text: str) -> int:
+    """argparse type of a command's own count flags (`--frames`, `--sheet-max`): 1 or more."""
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
 def add_config_flags(parser: argparse.ArgumentParser) -> None:
     """`--config FILE` and `--print-config`, for every command that takes stage options."""
     parser.add_argument(

@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from facetransfer.commands.configs import positive_int
 from facetransfer.errors import FacetransferError
 
 
@@ -21,7 +22,11 @@ def register(subparsers: Any) -> None:
         "--sheet", metavar="OUT.png", default=None, help="faceset: write a contact sheet of its faces"
     )
     parser.add_argument(
-        "--sheet-max", type=int, default=64, metavar="N", help="faces on the contact sheet (default 64)"
+        "--sheet-max",
+        type=positive_int,
+        default=64,
+        metavar="N",
+        help="faces on the contact sheet (default 64)",
     )
     parser.set_defaults(func=run)
 
@@ -67,9 +72,9 @@ def write_faceset_sheet(path: Path, out: Path, limit: int) -> int:
 
 
 def describe(path: Path) -> dict[str, Any]:
-    from facetransfer.faceset.io import is_faceset
+    from facetransfer.faceset.io import MANIFEST_NAME
 
-    if is_faceset(path):
+    if (path / MANIFEST_NAME).is_file():  # a faceset, or a damaged one: opening it says what is wrong
         return faceset_info(path)
     if path.is_dir() and ((path / "config.json").is_file() or (path / "checkpoints").is_dir()):
         from facetransfer.modelfolder.describe import describe_model

@@ -10,6 +10,7 @@ import argparse
 import json
 from typing import Any
 
+from facetransfer.commands.configs import positive_int
 from facetransfer.provenance.verify import SAMPLED_FRAMES, VerifyReport
 
 
@@ -25,7 +26,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     parser.add_argument(
         "--frames",
-        type=int,
+        type=positive_int,
         default=SAMPLED_FRAMES,
         metavar="N",
         help=f"video frames to sample for the watermark (default {SAMPLED_FRAMES})",

@@ -25,6 +25,7 @@ from facetransfer.provenance import (
     container_metadata,
     new_payload,
     report_entry,
+    resolve_credentials,
     sign_file,
     tag_image_file,
 )
@@ -68,6 +69,13 @@ def check_output_path(
             f"{path}: cannot write the {what} there ({existing} is not a writable folder); "
             "choose another path"
         )
+
+
+def check_signer(provenance: ProvenanceConfig, output: Path) -> None:
+    """Before any work: the signing certificate and key load (a missing or broken one would otherwise
+    fail only after the whole video was written)."""
+    if provenance.enabled and can_sign(output):
+        resolve_credentials(provenance)
 
 
 def output_kind(info: MediaInfo, output: Path) -> str:

@@ -37,6 +37,7 @@ from facetransfer.convert.outputs import (
     OutputError,
     Outputs,
     check_output_path,
+    check_signer,
     output_kind,
     same_file,
 )
@@ -400,6 +401,7 @@ def convert_video(
         if same_file(extra, output_path):
             raise OutputExistsError(f"{extra}: the same path as the output; choose another")
         check_output_path(extra, [*inputs, output_path], config.overwrite, "extra output", folder=folder)
+    check_signer(config.provenance, output_path)
     if config.mask_video and Path(config.mask_video).suffix.lower() not in OUTPUT_FORMATS:
         raise ConfigError(
             f"{config.mask_video}: the mask video must end in one of {', '.join(sorted(OUTPUT_FORMATS))}"

@@ -22,7 +22,7 @@ import cv2
 import numpy as np
 
 from facetransfer import __version__
-from facetransfer.errors import MediaError, NoFaceError
+from facetransfer.errors import ConfigError, MediaError, NoFaceError
 from facetransfer.extract.config import ExtractConfig
 from facetransfer.faces.align import TEMPLATE_NAME, Coverage, alignment_matrices, warp_to_crop
 from facetransfer.faces.detectors import DetectorName, FaceDetector, create_detector
@@ -242,6 +242,12 @@ def extract_faceset(
     )
     probes = [probe(path) for path in input_paths]  # fail fast on bad inputs, before any work
     recorded = [recorded_source_path(path, output, config.anonymous) for path in input_paths]
+    for info in probes:
+        if config.start_s is not None and info.kind == "video" and config.start_s >= info.duration_s:
+            raise ConfigError(
+                f"{info.path}: --start-s {config.start_s:g} is past the end of the video "
+                f"({info.duration_s:.2f} s); choose an earlier start"
+            )
     frames_total = sum(max(1, info.frame_count // max(1, config.every_n)) for info in probes)
 
     detector = create_detector(config.detector, min_score=min(config.min_score, 0.5))

@@ -89,8 +89,10 @@ def open_faceset(path: str | os.PathLike[str]) -> Faceset:
             f"{manifest_path}: format {found!r} is not {FACESET_FORMAT!r}; re-extract the faceset"
         )
     version = payload.get("version")
-    if not isinstance(version, int) or isinstance(version, bool):
-        raise FacesetError(f"{manifest_path}: version {version!r} is not a number; re-extract the faceset")
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise FacesetError(
+            f"{manifest_path}: version {version!r} is not a faceset version; re-extract the faceset"
+        )
     if version > FACESET_VERSION:
         raise FacesetError(
             f"{manifest_path}: faceset version {version} is newer than this tool reads "

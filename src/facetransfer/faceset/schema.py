@@ -17,6 +17,8 @@ from typing import Any
 
 import numpy as np
 
+from facetransfer.faces.align import COVERAGES
+
 FACESET_FORMAT = "facetransfer-faceset"
 FACESET_VERSION = 1
 
@@ -114,6 +116,8 @@ class FacesetManifest:
         data = _checked_fields(cls, payload)
         if data["crop_size"] < 16 or not all(isinstance(source, dict) for source in data["sources"]):
             raise ValueError("crop_size must be at least 16 and sources a list of objects")
+        if data["coverage"] not in COVERAGES:
+            raise ValueError(f"coverage {data['coverage']!r} is not one of {', '.join(COVERAGES)}")
         known = set(cls.__dataclass_fields__)
         return cls(**{key: value for key, value in data.items() if key in known})
 

@@ -24,6 +24,7 @@ from facetransfer.errors import MediaError
 from facetransfer.media.reader import (
     MediaKind,
     check_exists,
+    first_readable_image,
     list_images,
     media_kind,
     open_video,
@@ -164,12 +165,12 @@ def _probe_folder(folder: Path) -> MediaInfo:
             f"{folder}: folder has no image files ({', '.join(sorted(_IMAGE_FORMATS))}); "
             "put images in it or pass a video"
         )
-    first = read_image(images[0])
+    first_path, first = first_readable_image(images)
     return MediaInfo(
         path=str(folder),
         kind="image_folder",
         container="folder",
-        codec=_IMAGE_FORMATS[images[0].suffix.lower()],
+        codec=_IMAGE_FORMATS[first_path.suffix.lower()],
         width=int(first.shape[1]),
         height=int(first.shape[0]),
         rotation_deg=0,

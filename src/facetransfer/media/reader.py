@@ -271,6 +271,18 @@ def _read_still(path: Path) -> Iterator[Frame]:
     yield Frame(index=0, timestamp_s=0.0, image=read_image(path))
 
 
+def first_readable_image(images: list[Path]) -> tuple[Path, np.ndarray]:
+    """The first of `images` that decodes, and its pixels; the error of the last one when none does."""
+    error: MediaError | None = None
+    for path in images:
+        try:
+            return path, read_image(path)
+        except MediaError as failure:
+            error = failure
+    assert error is not None
+    raise error
+
+
 def _read_folder(folder: Path, every_n: int) -> Iterator[Frame]:
     images = list_images(folder)
     if not images:
@@ -278,8 +290,17 @@ def _read_folder(folder: Path, every_n: int) -> Iterator[Frame]:
             f"{folder}: folder has no image files ({', '.join(sorted(IMAGE_EXTENSIONS))}); "
             "put images in it or pass a video"
         )
+    readable = 0
     for index in range(0, len(images), every_n):
-        yield Frame(index=index, timestamp_s=0.0, image=read_image(images[index]))
+        try:
+            image = read_image(images[index])
+        except MediaError as error:  # one bad photo among many: say so and go on (index keeps its place)
+            logger.warning("%s; skipped", error)
+            continue
+        readable += 1
+        yield Frame(index=index, timestamp_s=0.0, image=image)
+    if not readable:
+        raise MediaError(f"{folder}: none of its images can be read; re-export them as PNG or JPEG")
 
 
 def _count_packets_before(path: Path, stream_index: int, target_pts: int) -> int | None:

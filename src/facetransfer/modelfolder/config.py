@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from facetransfer import __version__
-from facetransfer.errors import CheckpointError
+from facetransfer.errors import CheckpointError, ConfigError
 from facetransfer.fsutil import write_json_atomic
 from facetransfer.presets import ModelConfig, TrainConfig
 from facetransfer.safety import has_json_format
@@ -86,18 +86,27 @@ def read_config(model_dir: str | os.PathLike[str]) -> RunConfig:
         )
     try:
         payload = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as error:
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
         raise CheckpointError(
             f"{path}: unreadable ({error}); restore it from a backup of the model folder"
         ) from error
-    if payload.get("format") != MODEL_FORMAT:
-        raise CheckpointError(f"{path}: format {payload.get('format')!r} is not {MODEL_FORMAT!r}")
-    if int(payload.get("version", -1)) > MODEL_VERSION:
+    if not isinstance(payload, dict) or payload.get("format") != MODEL_FORMAT:
+        found = payload.get("format") if isinstance(payload, dict) else type(payload).__name__
         raise CheckpointError(
-            f"{path}: model folder version {payload.get('version')} is newer than this tool reads "
+            f"{path}: format {found!r} is not {MODEL_FORMAT!r}; restore it from a backup of the model folder"
+        )
+    version = payload.get("version")
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise CheckpointError(f"{path}: version {version!r} is not a model folder version")
+    if version > MODEL_VERSION:
+        raise CheckpointError(
+            f"{path}: model folder version {version} is newer than this tool reads "
             f"({MODEL_VERSION}); upgrade facetransfer"
         )
     try:
-        return RunConfig.from_json(payload)
-    except (KeyError, TypeError, ValueError) as error:
-        raise CheckpointError(f"{path}: malformed configuration ({error})") from error
+        config = RunConfig.from_json(payload)
+    except (KeyError, TypeError, ValueError, AttributeError, ConfigError) as error:
+        raise CheckpointError(
+            f"{path}: malformed configuration ({error}); restore it from a backup of the model folder"
+        ) from None
+    return config

@@ -11,7 +11,7 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
-from facetransfer.errors import CheckpointError
+from facetransfer.errors import CheckpointError, ConfigError
 from facetransfer.fsutil import atomic_dir, write_json_atomic, write_text_atomic
 from facetransfer.modelfolder.checkpoints import (
     TrainingState,
@@ -26,6 +26,7 @@ from facetransfer.modelfolder.checkpoints import (
 from facetransfer.modelfolder.config import (
     BEST_DIR,
     CHECKPOINTS_DIR,
+    CONFIG_NAME,
     LATEST_NAME,
     MODEL_FORMAT,
     MODEL_VERSION,
@@ -70,15 +71,23 @@ def save_checkpoint(
         # The same step was saved before (e.g. a stop right after a timed save): same weights.
         verify_checkpoint(final)
     else:
-        with atomic_dir(final) as tmp:
-            save_weights(model, tmp / WEIGHTS_NAME)
-            torch.save(optimizer.state_dict(), tmp / OPTIMIZER_NAME)
-            state.saved_utc = utc_now()
-            state.files = {}
-            for name in (WEIGHTS_NAME, OPTIMIZER_NAME):
-                fsync_file(tmp / name)
-                state.files[name] = sha256_file(tmp / name)
-            write_json_atomic(tmp / STATE_NAME, state.to_json())
+        try:
+            with atomic_dir(final) as tmp:
+                save_weights(model, tmp / WEIGHTS_NAME)
+                torch.save(optimizer.state_dict(), tmp / OPTIMIZER_NAME)
+                state.saved_utc = utc_now()
+                state.files = {}
+                for name in (WEIGHTS_NAME, OPTIMIZER_NAME):
+                    fsync_file(tmp / name)
+                    state.files[name] = sha256_file(tmp / name)
+                write_json_atomic(tmp / STATE_NAME, state.to_json())
+        except (OSError, SafetensorError, RuntimeError) as error:
+            # a full or read-only disk (safetensors and torch raise their own errors for it); the
+            # previous checkpoint is untouched
+            raise CheckpointError(
+                f"{model_dir}: the checkpoint of step {state.step} cannot be written ({error}); free "
+                "some space or move the model folder, then resume: the last save is intact"
+            ) from None
     write_text_atomic(model_dir / LATEST_NAME, final.name + "\n")
     prune_checkpoints(model_dir, keep)
     return final
@@ -148,6 +157,9 @@ def load_model(
         checkpoint = model_dir / CHECKPOINTS_DIR / which
     if checkpoint is None or not (checkpoint / WEIGHTS_NAME).is_file():
         raise CheckpointError(f"{model_dir}: no usable {which} checkpoint; train the model first")
-    model = build_model(config.model)
+    try:
+        model = build_model(config.model)
+    except ConfigError as error:
+        raise CheckpointError(f"{model_dir / CONFIG_NAME}: {error}") from None
     load_checkpoint(checkpoint, model, device=device)
     return model.to(device).eval(), config

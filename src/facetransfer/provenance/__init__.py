@@ -18,7 +18,7 @@ from facetransfer.provenance.detect import FrameReading, VideoReading, VideoWate
 from facetransfer.provenance.label import LabelPainter
 from facetransfer.provenance.metadata import add_image_text, container_metadata, tag_image_file
 from facetransfer.provenance.payload import TOOL_ID, PayloadInfo, decode_payload, make_payload, new_payload
-from facetransfer.provenance.signing import can_sign, sign_file
+from facetransfer.provenance.signing import can_sign, resolve_credentials, sign_file
 from facetransfer.provenance.verify import VerifyReport, verify_file
 from facetransfer.provenance.watermark import Watermarker
 
@@ -43,6 +43,7 @@ __all__ = [
     "make_payload",
     "new_payload",
     "report_entry",
+    "resolve_credentials",
     "sign_file",
     "tag_image_file",
     "verify_file",

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from facetransfer import __version__
+from facetransfer.convert.outputs import check_signer, output_kind
 from facetransfer.convert.pipeline import convert_video
 from facetransfer.errors import ConfigError, FacetransferError, Interrupted, NoFaceError, OutputExistsError
 from facetransfer.extract.config import ExtractConfig
@@ -24,6 +25,7 @@ from facetransfer.extract.pipeline import extract_faceset
 from facetransfer.faceset import open_faceset
 from facetransfer.faceset.io import is_faceset
 from facetransfer.fsutil import write_json_atomic
+from facetransfer.media import probe
 from facetransfer.modelfolder.checkpoints import latest_checkpoint, read_state
 from facetransfer.modelfolder.config import PREVIEWS_DIR, RunConfig, is_model_dir
 from facetransfer.models.registry import check_name
@@ -102,7 +104,7 @@ def _versions() -> dict[str, str]:
 def _check_paths(inputs: Sequence[Path], output: Path, comparison: Path | None, workdir: Path) -> None:
     """Before any work: the output, the comparison and everything the swap writes into the work
     folder neither is nor holds an input, and what is already there is this tool's own (see
-    `facetransfer.safety`); the work folder can be written."""
+    `facetransfer.safety`)."""
     check_output(output, inputs, overwrite=True, is_ours=is_tool_file, what="output video")
     if comparison is not None:
         check_output(
@@ -118,6 +120,9 @@ def _check_paths(inputs: Sequence[Path], output: Path, comparison: Path | None, 
     ]
     for name, is_ours, what in owned:
         check_output(workdir / name, [*inputs, output], overwrite=True, is_ours=is_ours, what=what)
+
+
+def _ensure_workdir(workdir: Path) -> None:
     try:
         workdir.mkdir(parents=True, exist_ok=True)
         probe_file = workdir / ".write-test"
@@ -282,7 +287,7 @@ def write_comparison(target: Path, result: Path, output: Path, provenance: Prove
     same provenance marks as the result."""
     import numpy as np
 
-    from facetransfer.media import VideoWriter, probe, read_frames
+    from facetransfer.media import VideoWriter, read_frames
 
     info = probe(target)
     width, height = info.display_width, info.display_height
@@ -326,12 +331,13 @@ def run_swap(
         else None
     )
     references = [Path(p) for p in [*config.reference, *config.target_reference]]
+    # every check before anything is written: paths, inputs, the output's kind, the signer, the budget
     _check_paths([*source_paths, target_path, *references], output_path, comparison_path, workdir)
-    if config.fresh:
-        _start_fresh(workdir)
+    for path in [*source_paths, *references]:
+        probe(path)
+    output_kind(probe(target_path), output_path)
+    check_signer(config.convert.provenance, output_path)
     preset = config.preset or default_preset_name()
-    if config.preset is None:
-        say(f"preset: {preset} ({'CUDA is available' if preset.startswith('gpu') else 'no CUDA device'})")
     run_config = RunConfig(
         model=config.model or get_preset(preset).model, train=config.train or get_preset(preset).train
     )
@@ -339,6 +345,11 @@ def run_swap(
     budget = run_config.train
     if budget.iterations is None and budget.minutes is None and budget.total_minutes is None:
         raise ConfigError("training needs a budget: pass --iterations N, --minutes M or --total-minutes M")
+    _ensure_workdir(workdir)
+    if config.fresh:
+        _start_fresh(workdir)
+    if config.preset is None:
+        say(f"preset: {preset} ({'CUDA is available' if preset.startswith('gpu') else 'no CUDA device'})")
     state = WorkState.load(workdir)
     stages: list[StageReport] = []
 

@@ -163,18 +163,30 @@ def load_faces(
         images = np.empty((count, resolution, resolution, 3), dtype=np.uint8)
         masks = np.empty((count, resolution, resolution, 3), dtype=np.uint8)
 
-    def load_one(index_record: tuple[int, FaceRecord]) -> None:
+    def load_one(index_record: tuple[int, FaceRecord]) -> bool:
         index, record = index_record
-        crop = faceset.read_crop(record)
+        try:
+            crop = faceset.read_crop(record)
+        except FacesetError as error:  # a damaged crop among many: leave it out, say so
+            logger.warning("%s; left out", error)
+            return False
         if crop.shape[0] != crop.shape[1]:
             raise FacesetError(
                 f"{faceset.crop_path(record)}: crop is {crop.shape[1]}x{crop.shape[0]}, not square"
             )
         images[index] = _resize(crop, resolution)
         masks[index] = landmark_masks(record.landmarks_crop * (resolution / crop.shape[0]), resolution)
+        return True
 
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        list(pool.map(load_one, enumerate(records)))
+        loaded = list(pool.map(load_one, enumerate(records)))
+    keep = [index for index, ok in enumerate(loaded) if ok]
+    if not keep:
+        raise FacesetError(f"{faceset.root}: none of its crops can be read; re-extract the faceset")
+    for new, old in enumerate(keep):  # close the gaps the unreadable crops left (in place: memory maps too)
+        if new != old:
+            images[new], masks[new] = images[old], masks[old]
+    records = [records[index] for index in keep]
     if use_memory_map:
         assert isinstance(images, np.memmap) and isinstance(masks, np.memmap)
         images.flush()
@@ -182,9 +194,10 @@ def load_faces(
         del images, masks
         images = np.load(images_path, mmap_mode="r")
         masks = np.load(masks_path, mmap_mode="r")
+    images, masks = images[: len(records)], masks[: len(records)]
     face_ids = [record.face_id for record in records]
     train, holdout = holdout_split(face_ids, holdout_fraction, seed)
-    logger.info("%s: %d faces loaded at %d px (%d held out)", name, count, resolution, len(holdout))
+    logger.info("%s: %d faces loaded at %d px (%d held out)", name, len(records), resolution, len(holdout))
     return FaceData(
         name=name,
         root=faceset.root,

@@ -16,9 +16,11 @@ with the weights, so a run that was stopped and resumed makes the same updates a
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import os
+import shutil
 import signal
 import sys
 import threading
@@ -35,7 +37,7 @@ import torch
 from tqdm import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
-from facetransfer.errors import ConfigError, DivergenceError, TrainingOutOfMemoryError
+from facetransfer.errors import CheckpointError, ConfigError, DivergenceError, TrainingOutOfMemoryError
 from facetransfer.modelfolder.checkpoints import TrainingState, latest_checkpoint, recover, update_best
 from facetransfer.modelfolder.config import (
     PREVIEWS_DIR,
@@ -487,9 +489,15 @@ class _Saver:
             improved = state.best_holdout_loss is None or state.holdout_loss < state.best_holdout_loss
             if improved:
                 state.best_holdout_loss, state.best_step = state.holdout_loss, state.step
-            self.checkpoint = save_checkpoint(
-                self.model_dir, self.model, self.optimizer, state, self.config.keep_saves
-            )
+            try:
+                self.checkpoint = save_checkpoint(
+                    self.model_dir, self.model, self.optimizer, state, self.config.keep_saves
+                )
+            except CheckpointError:
+                # the metrics go back to the last save, as a resume would put them (if the disk lets)
+                with contextlib.suppress(OSError):
+                    truncate_metrics(self.model_dir, max(0, self.saved_step))
+                raise
             if improved:
                 update_best(self.model_dir, self.checkpoint)
             logger.info(
@@ -600,11 +608,17 @@ def train(
             parameters=model.parameter_count(),
         )
         if is_main:
-            model_dir.mkdir(parents=True, exist_ok=True)
-            write_config(model_dir, config)
-            (model_dir / PREVIEWS_DIR).mkdir(exist_ok=True)
-            if checkpoint is None:  # a first save: something to roll back to from the start
-                checkpoint = save_checkpoint(model_dir, model, optimizer, state, train_config.keep_saves)
+            folder_was_there = model_dir.exists()
+            try:
+                model_dir.mkdir(parents=True, exist_ok=True)
+                write_config(model_dir, config)
+                (model_dir / PREVIEWS_DIR).mkdir(exist_ok=True)
+                if checkpoint is None:  # a first save: something to roll back to from the start
+                    checkpoint = save_checkpoint(model_dir, model, optimizer, state, train_config.keep_saves)
+            except BaseException:
+                if not resuming:  # a new model that never saved: no folder that looks like a model
+                    _remove_unsaved_model(model_dir, folder_was_there)
+                raise
         saved_step = state.step if checkpoint is not None else -1  # (ranks other than 0 save nothing)
         distributed.barrier()
         logger.info(
@@ -750,6 +764,18 @@ def train(
 
 
 # --- the loop's set-up and ending -------------------------------------------------------------------
+def _remove_unsaved_model(model_dir: Path, keep_folder: bool) -> None:
+    """Remove what this run wrote into a new model folder (it was absent or empty: `_open_model_folder`)."""
+    if not keep_folder:
+        shutil.rmtree(model_dir, ignore_errors=True)
+        return
+    for entry in model_dir.iterdir():
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry, ignore_errors=True)
+        else:
+            entry.unlink(missing_ok=True)
+
+
 def _open_model_folder(model_dir: Path, config: RunConfig, is_main: bool) -> tuple[bool, str | None]:
     """Whether `model_dir` holds a model to resume, and the coverage that model learned (None when
     new or not recorded). A model of another architecture, or a folder with something else in it,

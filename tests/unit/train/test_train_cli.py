@@ -71,7 +71,10 @@ def test_bad_options_are_one_line_errors(
     assert "not a faceset" in capsys.readouterr().err
     assert main(["train", source, target, "-o", str(tmp_path / "d"), *FAST, "--architecture", "dfl"]) == 2
     err = capsys.readouterr().err
-    assert "--architecture 'dfl': no such model; choose one of: df, liae" in err and len(err.strip().splitlines()) == 1
+    assert (
+        "--architecture 'dfl': no such model; choose one of: df, liae" in err
+        and len(err.strip().splitlines()) == 1
+    )
     assert not (tmp_path / "d").exists()
 
 
