@@ -40,6 +40,24 @@ def test_one_face_per_frame_aligned(shared_data: Path, tmp_path: Path, clip: str
     assert info["frame_count"] in (75, 56, 57, 58, 59, 60, 61, 62, 63, 64, 65, 66, 67, 68, 69, 70)
 
 
+def test_sources_are_recorded_relative_to_the_faceset_or_by_name_only(
+    shared_data: Path, tmp_path: Path
+) -> None:
+    """A shared faceset names no home folder: its sources are relative paths (or bare names with
+    --anonymous), which still lead to the media from the faceset."""
+    image = shared_data / "image/faces/obama.jpg"
+    extract_faceset([image], tmp_path / "plain", ExtractConfig(crop_size=64))
+    faceset = open_faceset(tmp_path / "plain")
+    recorded = faceset.manifest.sources[0]["path"]
+    assert not Path(recorded).is_absolute() and (tmp_path / "plain" / recorded).resolve() == image.resolve()
+    assert {record.source_path for record in faceset.records} == {recorded}
+    extract_faceset([image], tmp_path / "anonymous", ExtractConfig(crop_size=64, anonymous=True))
+    anonymous = open_faceset(tmp_path / "anonymous")
+    assert anonymous.manifest.sources[0]["path"] == "obama.jpg"
+    assert {record.source_path for record in anonymous.records} == {"obama.jpg"}
+    assert str(tmp_path) not in (tmp_path / "anonymous" / "faceset.json").read_text()
+
+
 def test_two_people_with_all_faces(shared_data: Path, tmp_path: Path) -> None:
     image = shared_data / "image/faces/two_people.jpg"
     summary = extract_faceset([image], tmp_path / "all", ExtractConfig(crop_size=96, all_faces=True))

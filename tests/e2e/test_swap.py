@@ -150,6 +150,9 @@ def test_errors_before_training(
     assert main([*base, str(noface), str(target), "-o", str(tmp_path / "a.mp4")]) == 2
     assert str(noface) in _error_line(capsys)
     assert main([*base, str(source), str(noface), "-o", str(tmp_path / "b.mp4")]) == 2
+    assert "the target is an image; name an image output" in _error_line(capsys)  # before any work
+    assert not (tmp_path / "b.work").exists()
+    assert main([*base, str(source), str(noface), "-o", str(tmp_path / "b.png")]) == 2
     assert str(noface) in _error_line(capsys)
     photo = shared_data / "image/faces/obama.jpg"
     assert main([*base, str(photo), str(target), "-o", str(tmp_path / "c.mp4")]) == 2

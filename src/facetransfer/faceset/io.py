@@ -18,6 +18,7 @@ import numpy as np
 
 from facetransfer.errors import FacesetError
 from facetransfer.faceset.schema import FACESET_FORMAT, FACESET_VERSION, FaceRecord, FacesetManifest
+from facetransfer.formats import read_versioned_json
 from facetransfer.fsutil import fsync_dir, write_json_atomic
 from facetransfer.safety import has_json_format
 
@@ -77,27 +78,9 @@ def open_faceset(path: str | os.PathLike[str]) -> Faceset:
         raise FacesetError(
             f"{root}: not a faceset (no {MANIFEST_NAME}); create one with `facetransfer extract`"
         )
-    try:
-        payload = json.loads(manifest_path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise FacesetError(
-            f"{manifest_path}: unreadable manifest ({error}); re-extract the faceset"
-        ) from error
-    if not isinstance(payload, dict) or payload.get("format") != FACESET_FORMAT:
-        found = payload.get("format") if isinstance(payload, dict) else type(payload).__name__
-        raise FacesetError(
-            f"{manifest_path}: format {found!r} is not {FACESET_FORMAT!r}; re-extract the faceset"
-        )
-    version = payload.get("version")
-    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
-        raise FacesetError(
-            f"{manifest_path}: version {version!r} is not a faceset version; re-extract the faceset"
-        )
-    if version > FACESET_VERSION:
-        raise FacesetError(
-            f"{manifest_path}: faceset version {version} is newer than this tool reads "
-            f"({FACESET_VERSION}); upgrade facetransfer"
-        )
+    payload = read_versioned_json(
+        manifest_path, FACESET_FORMAT, FACESET_VERSION, FacesetError, "re-extract the faceset"
+    )
     try:
         manifest = FacesetManifest.from_json(payload)
     except ValueError as error:

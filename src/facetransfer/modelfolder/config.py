@@ -3,7 +3,6 @@ and the names of the folder's files."""
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -11,6 +10,7 @@ from typing import Any
 
 from facetransfer import __version__
 from facetransfer.errors import CheckpointError, ConfigError
+from facetransfer.formats import read_versioned_json
 from facetransfer.fsutil import write_json_atomic
 from facetransfer.presets import ModelConfig, TrainConfig
 from facetransfer.safety import has_json_format
@@ -84,25 +84,9 @@ def read_config(model_dir: str | os.PathLike[str]) -> RunConfig:
         raise CheckpointError(
             f"{model_dir}: not a model folder (no {CONFIG_NAME}); train one with `facetransfer train`"
         )
-    try:
-        payload = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise CheckpointError(
-            f"{path}: unreadable ({error}); restore it from a backup of the model folder"
-        ) from error
-    if not isinstance(payload, dict) or payload.get("format") != MODEL_FORMAT:
-        found = payload.get("format") if isinstance(payload, dict) else type(payload).__name__
-        raise CheckpointError(
-            f"{path}: format {found!r} is not {MODEL_FORMAT!r}; restore it from a backup of the model folder"
-        )
-    version = payload.get("version")
-    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
-        raise CheckpointError(f"{path}: version {version!r} is not a model folder version")
-    if version > MODEL_VERSION:
-        raise CheckpointError(
-            f"{path}: model folder version {version} is newer than this tool reads "
-            f"({MODEL_VERSION}); upgrade facetransfer"
-        )
+    payload = read_versioned_json(
+        path, MODEL_FORMAT, MODEL_VERSION, CheckpointError, "restore it from a backup of the model folder"
+    )
     try:
         config = RunConfig.from_json(payload)
     except (KeyError, TypeError, ValueError, AttributeError, ConfigError) as error:

@@ -73,7 +73,9 @@ def test_only_the_newest_saves_are_kept_and_best_survives_pruning(tmp_path: Path
     assert [p.name for p in list_checkpoints(folder)] == ["step_00000004", "step_00000005"]
     best_state = load_checkpoint(folder / "best", build_model(MODEL))
     assert best_state.step == 2
-    assert load_model(folder, which="best")[0] is not None
+    best, config = load_model(folder, which="best")
+    assert config.model == MODEL and best.parameter_count() == model.parameter_count()
+    assert not best.training  # ready for conversion
 
 
 def test_a_damaged_latest_checkpoint_falls_back_to_the_previous_one(tmp_path: Path) -> None:
