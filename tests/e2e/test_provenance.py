@@ -18,6 +18,7 @@ from facetransfer.cli import main
 from facetransfer.media import probe, read_frames
 from facetransfer.provenance import make_payload, sign_file, verify_file
 from provenance_helpers import psnr_db, reencode_file, write_marked_video
+from shared_media import unmarked_media
 
 pytestmark = pytest.mark.e2e
 
@@ -99,11 +100,7 @@ def test_half_size_keeps_the_watermark(output: dict, capsys: pytest.CaptureFixtu
 
 
 def test_every_original_file_verifies_unmarked(shared_data: Path) -> None:
-    files = sorted(
-        path
-        for path in shared_data.rglob("*")
-        if path.is_file() and path.suffix.lower() not in (".md", ".txt") and not path.name.startswith(".")
-    )
+    files = unmarked_media(shared_data)
     assert len(files) > 40
     marked = []
     for path in files:
