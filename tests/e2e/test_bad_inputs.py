@@ -1,4 +1,5 @@
-"""Bad and unusual inputs, as a demanding user would try them (issue 16, sections 3-6).
+"""Bad and unusual inputs, as a demanding user would try them: broken media, bad facesets and model
+folders, bad configs and flags, odd outputs, signals, full and read-only disks.
 
 Every case is one `facetransfer` command line with the exit status a demanding user expects, and
 each is checked for:
@@ -21,10 +22,6 @@ The commands run in-process through `facetransfer.cli.main -q ...` (much faster 
 except where a process is needed: a case whose mistake could start unbounded work or allocate
 tens of GB runs in a child process with a timeout and an address-space limit, and the signal
 tests send real signals to a child process.
-
-Flags are those of `facetransfer COMMAND --help` at the time of writing (the options refactor
-renamed extract's `--size` to `--crop-size`, `--start/--end` to `--start-s/--end-s`, and convert's
-`--erode/--blur` to `--erode-px/--blur-px`).
 
 The bad inputs are made by `tests/support/bad_inputs.py` from the real test media.
 """

@@ -356,9 +356,16 @@ def extract_faceset(
                     **{f"dropped_{reason}": count for reason, count in dropped.items()},
                 },
                 options={
-                    key: value
-                    for key, value in asdict(config).items()
-                    if key not in ("overwrite", "debug_dir")
+                    **{
+                        key: value
+                        for key, value in asdict(config).items()
+                        if key not in ("overwrite", "debug_dir")
+                    },
+                    # the reference photos are named as the sources are
+                    "reference": [
+                        recorded_source_path(Path(photo), output, config.anonymous)
+                        for photo in config.reference
+                    ],
                 },
                 tool_version=__version__,
                 created_utc=datetime.now(UTC).isoformat(timespec="seconds"),
