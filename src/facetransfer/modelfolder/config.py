@@ -16,7 +16,9 @@ from facetransfer.presets import ModelConfig, TrainConfig
 from facetransfer.safety import has_json_format
 
 MODEL_FORMAT = "facetransfer-model"
-MODEL_VERSION = 1
+MODEL_VERSION = 2
+"""2: the training options nest the augmentation (`augment`) and the loss weights (`loss`); a version 1
+folder (flat) reads, and is written as version 2 by its next training run."""
 CONFIG_NAME = "config.json"
 LATEST_NAME = "latest"
 CHECKPOINTS_DIR = "checkpoints"
