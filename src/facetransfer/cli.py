@@ -9,7 +9,6 @@ import errno
 import importlib
 import logging
 import os
-import re
 import signal
 import sys
 from collections.abc import Sequence
@@ -18,6 +17,7 @@ from types import FrameType
 
 from facetransfer import __version__
 from facetransfer.errors import EXIT_INTERRUPTED, EXIT_TERMINATED, FacetransferError
+from facetransfer.fsutil import final_path_of
 
 # Order is the order of `facetransfer --help`.
 COMMANDS: tuple[str, ...] = ("extract", "train", "convert", "swap", "evaluate", "verify", "info")
@@ -61,9 +61,7 @@ def _user_path(name: object) -> str | None:
     """The path a user knows: a temporary `.NAME.PID.RANDOM[.ext].tmp` stands for `NAME` beside it."""
     if not name:
         return None
-    path = Path(str(name))
-    match = re.match(r"^\.(.+)\.\d+\.[A-Za-z0-9_]+(\.[A-Za-z0-9]+)?\.tmp$", path.name)
-    return str(path.with_name(match.group(1))) if match else str(path)
+    return str(final_path_of(Path(str(name))))
 
 
 def _os_error_line(error: OSError, output: object = None) -> str:

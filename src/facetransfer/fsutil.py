@@ -42,18 +42,27 @@ def _process_is_alive(pid: int) -> bool:
     return True
 
 
+_TEMPORARY_NAME = re.compile(r"^\.(?P<final>.+)\.(?P<pid>\d+)\.[A-Za-z0-9_]+(\.[A-Za-z0-9]+)?\.tmp$")
+
+
+def final_path_of(path: Path) -> Path:
+    """The output a temporary `.NAME.PID.RANDOM[.ext].tmp` stands for (`NAME` beside it); any other
+    path as it is."""
+    match = _TEMPORARY_NAME.match(path.name)
+    return path.with_name(match.group("final")) if match else path
+
+
 def remove_stale_temporaries(final: Path) -> list[Path]:
     """Remove the temporaries of `final` that a killed run left (`.NAME.PID.RANDOM.tmp` whose process
     is gone). Returns what was removed."""
-    pattern = re.compile(rf"^\.{re.escape(final.name)}\.(\d+)\.[A-Za-z0-9_]+(\.[A-Za-z0-9]+)?\.tmp$")
     removed: list[Path] = []
     try:
         entries = list(os.scandir(final.parent))
     except OSError:
         return removed
     for entry in entries:
-        match = pattern.match(entry.name)
-        if match is None or _process_is_alive(int(match.group(1))):
+        match = _TEMPORARY_NAME.match(entry.name)
+        if match is None or match.group("final") != final.name or _process_is_alive(int(match.group("pid"))):
             continue
         path = Path(entry.path)
         if entry.is_dir(follow_symlinks=False):

@@ -111,12 +111,11 @@ def is_tool_file(path: str | os.PathLike[str]) -> bool:
         except OSError:
             return False
     else:
-        from facetransfer.errors import MediaError
         from facetransfer.media import probe
 
         try:
             tags = probe(file_path).tags
-        except (FacetransferError, MediaError, OSError):
+        except (FacetransferError, OSError):
             return False
     if any(key.lower() == OWNER_TAG or str(value).startswith(f"{OWNER_TAG}:") for key, value in tags.items()):
         return True  # a container tag or PNG chunk, or a JPEG comment "facetransfer_output: ..."
