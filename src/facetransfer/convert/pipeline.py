@@ -372,6 +372,7 @@ def convert_video(
     config: ConvertConfig | None = None,
     progress: Callable[[int, int], None] | None = None,
     extract_target: TargetExtractor | None = None,
+    predictor: Predictor | None = None,
 ) -> ConvertSummary:
     """Swap the faces of `target` (a video, an image or an image folder) with the model's source person
     and write `output` (a video with the target's fps, size, frame count, timestamps and audio; an image;
@@ -383,6 +384,8 @@ def convert_video(
     `FacetransferError` subclass with a one-line message for bad inputs (no face, a model without a
     checkpoint, a faceset of another coverage, an output that would overwrite an input or cannot be
     written); nothing is left at `output` (or the extra outputs) unless the whole conversion finished.
+    `predictor`: the model of `model_dir` already loaded (`load_predictor`), when several targets
+    share it; else it is loaded here.
     """
     config = config or ConvertConfig()
     started = time.perf_counter()
@@ -407,7 +410,8 @@ def convert_video(
             f"{config.mask_video}: the mask video must end in one of {', '.join(sorted(OUTPUT_FORMATS))}"
         )
 
-    predictor = load_predictor(model_path, config.device, config.checkpoint)
+    if predictor is None:
+        predictor = load_predictor(model_path, config.device, config.checkpoint)
     temporary: Path | None = None
     try:
         if config.faceset:

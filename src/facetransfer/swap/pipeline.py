@@ -233,7 +233,9 @@ def _convert_stage(
     output: Path,
     config: SwapConfig,
     progress: Callable[[str], None],
+    stage: str = "convert",
 ) -> StageReport:
+    """`stage`: the name it is remembered by (`swap --targets` converts several)."""
     started = time.perf_counter()
     convert_config = replace(config.convert, faceset=str(target_faceset))
     checkpoint = latest_checkpoint(model_dir)
@@ -246,20 +248,16 @@ def _convert_stage(
             "options": asdict(convert_config),
         }
     )
-    if state.is_done("convert", stage_fingerprint) and output.exists():
-        return StageReport("convert", True, 0.0, {"output": str(output)})
-    if (
-        output.exists()
-        and not config.overwrite
-        and state.stages.get("convert", {}).get("output") != str(output)
-    ):
+    if state.is_done(stage, stage_fingerprint) and output.exists():
+        return StageReport(stage, True, 0.0, {"output": str(output)})
+    if output.exists() and not config.overwrite and state.stages.get(stage, {}).get("output") != str(output):
         raise OutputExistsError(
             f"{output}: already exists and was not made by this work folder; pass --overwrite"
         )
     convert_config = replace(convert_config, overwrite=True)
     progress(f"convert: {target} -> {output} with the model at step {step}")
     summary = convert_video(target, model_dir, output, convert_config)
-    state.mark_done("convert", stage_fingerprint, output=str(output))
+    state.mark_done(stage, stage_fingerprint, output=str(output))
     details = {
         "output": str(output),
         "frames": summary.frames,
@@ -267,19 +265,24 @@ def _convert_stage(
         "fps": summary.fps,
         "provenance": summary.provenance,
     }
-    return StageReport("convert", False, round(time.perf_counter() - started, 2), details)
+    return StageReport(stage, False, round(time.perf_counter() - started, 2), details)
 
 
 def _compare_stage(
-    state: WorkState, target: Path, result: Path, comparison: Path, provenance: ProvenanceConfig
+    state: WorkState,
+    target: Path,
+    result: Path,
+    comparison: Path,
+    provenance: ProvenanceConfig,
+    stage: str = "compare",
 ) -> StageReport:
     started = time.perf_counter()
     stage_fingerprint = fingerprint({"target": file_identity(target), "result": file_identity(result)})
-    if state.is_done("compare", stage_fingerprint) and comparison.exists():
-        return StageReport("compare", True, 0.0, {"output": str(comparison)})
+    if state.is_done(stage, stage_fingerprint) and comparison.exists():
+        return StageReport(stage, True, 0.0, {"output": str(comparison)})
     write_comparison(target, result, comparison, provenance)
-    state.mark_done("compare", stage_fingerprint, output=str(comparison))
-    return StageReport("compare", False, round(time.perf_counter() - started, 2), {"output": str(comparison)})
+    state.mark_done(stage, stage_fingerprint, output=str(comparison))
+    return StageReport(stage, False, round(time.perf_counter() - started, 2), {"output": str(comparison)})
 
 
 def write_comparison(target: Path, result: Path, output: Path, provenance: ProvenanceConfig) -> None:
