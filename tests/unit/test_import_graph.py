@@ -17,8 +17,8 @@ from functools import cache
 from pathlib import Path
 
 PACKAGE_DIR = Path(__file__).resolve().parents[2] / "src" / "facetransfer"
-STAGES = frozenset({"extract", "train", "convert", "evaluate"})
-ORCHESTRATORS = frozenset({"swap", "commands", "cli", "__main__"})
+STAGES = frozenset({"extract", "train", "convert", "evaluate", "export"})
+ORCHESTRATORS = frozenset({"swap", "live", "commands", "cli", "__main__"})
 
 
 @dataclass(frozen=True)
