@@ -20,7 +20,19 @@ from facetransfer.errors import EXIT_INTERRUPTED, EXIT_TERMINATED, FacetransferE
 from facetransfer.fsutil import final_path_of
 
 # Order is the order of `facetransfer --help`.
-COMMANDS: tuple[str, ...] = ("extract", "train", "convert", "swap", "evaluate", "verify", "info")
+COMMANDS: tuple[str, ...] = (
+    "extract",
+    "pretrain",
+    "train",
+    "convert",
+    "swap",
+    "live",
+    "export",
+    "evaluate",
+    "verify",
+    "info",
+    "ui",
+)
 
 
 def _quiet_native_logs() -> None:

@@ -158,6 +158,13 @@ class TrainConfig:
     preview_every: int = option(500, "preview grid every N steps (0: off)", minimum=0, maximum=100_000_000)
     keep_saves: int = option(3, "keep the last K saves", minimum=1, maximum=1000)
     log_every: int = option(10, "metrics line every N steps", minimum=1, maximum=100_000_000)
+    base: str = option(
+        "auto",
+        "what a new model starts from: auto (its preset's shipped base, if any), none (from scratch), "
+        "a base or model folder, or a base .safetensors file",
+        metavar="auto|none|PATH",
+    )
+    balance_yaw: bool = option(False, "draw faces evenly over head yaw (turned heads as often as frontal)")
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     loss: LossWeights = field(default_factory=LossWeights)
     holdout_fraction: float = option(0.05, "faces held out to pick the best save", minimum=0.0, maximum=0.49)

@@ -16,6 +16,7 @@ import logging
 import math
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import cv2
@@ -23,6 +24,7 @@ import numpy as np
 
 from facetransfer.errors import ConfigError, MediaError, NoFaceError
 from facetransfer.evaluate import flicker as flicker_mod
+from facetransfer.evaluate.detail import detail_ratio
 from facetransfer.evaluate.geometry import expression_error, pose_errors
 from facetransfer.evaluate.identity import (
     FaceTools,
@@ -93,6 +95,15 @@ def _keep_worst(
         heapq.heappush(heap, WorstFrame(value, frame, thumbnail()))
     elif value > heap[0].value:
         heapq.heapreplace(heap, WorstFrame(value, frame, thumbnail()))
+
+
+@dataclass
+class _WorstFrames:
+    """Min-heaps of the worst frames by each metric (`_keep_worst`)."""
+
+    identity: list[WorstFrame] = field(default_factory=list)
+    flicker: list[WorstFrame] = field(default_factory=list)
+    detail: list[WorstFrame] = field(default_factory=list)
 
 
 def _check_pair(output: Path, target: Path) -> int:
@@ -166,7 +177,7 @@ def evaluate_swap(
             source_mean, source_count, gallery = _reference_embeddings(sources, config, tools)
         else:
             source_mean, source_count, gallery = np.zeros(128, np.float32), 0, []
-        frames, output_embeddings, target_embeddings, worst_identity, worst_flicker = _measure_frames(
+        frames, output_embeddings, target_embeddings, worst = _measure_frames(
             output_path, target_path, config, tools, source_mean, planned, identity_every, progress
         )
     finally:
@@ -190,8 +201,9 @@ def evaluate_swap(
         frame_count=frame_count,
         source_faces=source_count,
         seconds=time.perf_counter() - started,
-        worst_identity=sorted(worst_identity, reverse=True),
-        worst_flicker=sorted(worst_flicker, reverse=True),
+        worst_identity=sorted(worst.identity, reverse=True),
+        worst_flicker=sorted(worst.flicker, reverse=True),
+        worst_detail=sorted(worst.detail, reverse=True),
     )
 
 
@@ -204,19 +216,16 @@ def _measure_frames(
     planned: int,
     identity_every: int,
     progress: Callable[[int, int], None] | None,
-) -> tuple[
-    list[FrameMetrics], dict[int, np.ndarray], dict[int, np.ndarray], list[WorstFrame], list[WorstFrame]
-]:
+) -> tuple[list[FrameMetrics], dict[int, np.ndarray], dict[int, np.ndarray], _WorstFrames]:
     """The per-frame loop. Returns the metrics, output and target embeddings by position in the
-    metrics list, and the worst-frame heaps (identity, flicker)."""
+    metrics list, and the worst-frame heaps."""
     finder = FaceFinder(tools.detector, tools.landmarker)
     cuts = CutDetector()
     meter = flicker_mod.FlickerMeter()
     frames: list[FrameMetrics] = []
     output_embeddings: dict[int, np.ndarray] = {}
     target_embeddings: dict[int, np.ndarray] = {}
-    worst_identity: list[WorstFrame] = []
-    worst_flicker: list[WorstFrame] = []
+    worst = _WorstFrames()
     previous_luma: tuple[np.ndarray, np.ndarray] | None = None
     pairs = zip(
         read_frames(target_path, every_n=config.every_n),
@@ -272,6 +281,13 @@ def _measure_frames(
             metrics.seam_gradient_output = seam.gradient_output
             metrics.seam_gradient_target = seam.gradient_target
             metrics.seam_gradient_excess = seam.gradient_excess
+        metrics.detail_ratio = detail_ratio(
+            crop(output_rgb, window), crop(target_rgb, window), landmarks_target - offset
+        )
+        if metrics.detail_ratio is not None:
+            _keep_worst(
+                worst.detail, -metrics.detail_ratio, metrics.frame, config.worst_frames, make_thumbnail
+            )
         if previous is not None:
             sample = meter.measure(
                 crop(previous[0], window),
@@ -284,7 +300,7 @@ def _measure_frames(
             metrics.flicker_mad_excess = sample.mad_excess
             metrics.flicker_warp_output, metrics.flicker_warp_target = sample.warp_output, sample.warp_target
             metrics.flicker_warp_excess = sample.warp_excess
-            _keep_worst(worst_flicker, sample.warp_excess, metrics.frame, config.worst_frames, make_thumbnail)
+            _keep_worst(worst.flicker, sample.warp_excess, metrics.frame, config.worst_frames, make_thumbnail)
 
         if landmarks_output is not None:
             yaw, pitch, roll, norm = pose_errors(landmarks_output, landmarks_target, width, height)
@@ -306,8 +322,8 @@ def _measure_frames(
                 to_source, to_target = distance_matrix(embedding_output[None], references)[0]
                 metrics.identity_to_source, metrics.identity_to_target = float(to_source), float(to_target)
                 _keep_worst(
-                    worst_identity, float(to_source), metrics.frame, config.worst_frames, make_thumbnail
+                    worst.identity, float(to_source), metrics.frame, config.worst_frames, make_thumbnail
                 )
         if progress:
             progress(position + 1, planned)
-    return frames, output_embeddings, target_embeddings, worst_identity, worst_flicker
+    return frames, output_embeddings, target_embeddings, worst

@@ -44,6 +44,7 @@ def plot_metrics(evaluation: Evaluation, path: str | Path) -> None:
         ("identity distance", [("identity_to_source", "to source"), ("identity_to_target", "to target")]),
         ("pose error (deg)", [("pose_error_deg", "|d pose|"), ("yaw_error_deg", "|d yaw|")]),
         ("expression error\n(/ eye distance)", [("expression_error", "eyes + mouth")]),
+        ("detail kept\n(output / target)", [("detail_ratio", "inner face, band-pass")]),
         (
             "flicker (luma)",
             [
@@ -102,19 +103,22 @@ def _blank(text: str) -> np.ndarray:
 
 
 def worst_frames_sheet(evaluation: Evaluation) -> np.ndarray:
-    """uint8 RGB sheet: the first row is the frames farthest from the source identity, the second
-    the frames with the most flicker excess; each tile is the output's face with the target's in the
-    top-right corner, captioned with the frame and the metric."""
+    """uint8 RGB sheet, one row per metric: the frames farthest from the source identity, those with
+    the most flicker excess, and those with the least fine detail; each tile is the output's face
+    with the target's in the top-right corner, captioned with the frame and the metric."""
     columns = max(1, evaluation.config.worst_frames)
 
-    def row(items: list[WorstFrame], label: str, empty: str) -> list[np.ndarray]:
-        images = [caption(item.image, label.format(frame=item.frame, value=item.value)) for item in items]
+    def row(items: list[WorstFrame], label: str, empty: str, sign: float = 1.0) -> list[np.ndarray]:
+        images = [
+            caption(item.image, label.format(frame=item.frame, value=sign * item.value)) for item in items
+        ]
         images = images[:columns] or [_blank(empty)]
         return images + [_blank("")] * (columns - len(images))
 
     identity_row = row(evaluation.worst_identity, "f{frame} id->src {value:.3f}", "identity not measured")
     flicker_row = row(evaluation.worst_flicker, "f{frame} flicker {value:+.2f}", "flicker not measured")
-    return contact_sheet(identity_row + flicker_row, columns=columns, tile_px=THUMB_PX)
+    detail_row = row(evaluation.worst_detail, "f{frame} detail {value:.2f}", "detail not measured", -1.0)
+    return contact_sheet(identity_row + flicker_row + detail_row, columns=columns, tile_px=THUMB_PX)
 
 
 def is_report(folder: str | Path) -> bool:

@@ -30,6 +30,7 @@ SUMMARY_KEYS: tuple[str, ...] = (
     "pitch_error_deg",
     "roll_error_deg",
     "expression_error",
+    "detail_ratio",
     "flicker_warp_output",
     "flicker_warp_target",
     "flicker_warp_excess",
@@ -59,6 +60,7 @@ class FrameMetrics:
     roll_error_deg: float | None = None
     pose_error_deg: float | None = None
     expression_error: float | None = None
+    detail_ratio: float | None = None  # fine detail of the output's inner face over the target's
     flicker_mad_output: float | None = None
     flicker_mad_target: float | None = None
     flicker_mad_excess: float | None = None
@@ -97,7 +99,7 @@ def retrieval_references(gallery_people: int) -> str:
 @dataclass
 class Evaluation:
     """What `evaluate_swap` measured. `to_json()` is the `metrics.json` payload (documented in
-    docs/EVALUATE.md); `worst_identity` / `worst_flicker` are thumbnails, worst first."""
+    docs/EVALUATE.md); `worst_identity` / `worst_flicker` / `worst_detail` are thumbnails, worst first."""
 
     output: str
     target: str
@@ -110,6 +112,7 @@ class Evaluation:
     seconds: float
     worst_identity: list[WorstFrame] = field(default_factory=list)
     worst_flicker: list[WorstFrame] = field(default_factory=list)
+    worst_detail: list[WorstFrame] = field(default_factory=list)  # value: minus the detail ratio
 
     def summary(self) -> dict[str, dict[str, float | int | None]]:
         return {key: summarize(getattr(frame, key) for frame in self.frames) for key in SUMMARY_KEYS}

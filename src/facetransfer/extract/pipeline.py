@@ -65,7 +65,7 @@ def _face_size(landmarks: np.ndarray) -> float:
     return float(max(x1 - x0, y1 - y0))
 
 
-def _aligned_face(
+def aligned_face(
     image: np.ndarray, face: FaceObservation, config: ExtractConfig
 ) -> tuple[FaceRecord, np.ndarray] | str:
     """The face's record (without its identifiers) and aligned crop, or the name of the quality filter
@@ -288,7 +288,7 @@ def extract_faceset(
                     for face_number, (face, track_id) in enumerate(zip(faces, track_ids, strict=True)):
                         faces_found += 1
                         found_here += 1
-                        measured = _aligned_face(image, face, config)
+                        measured = aligned_face(image, face, config)
                         if isinstance(measured, str):
                             dropped[measured] += 1
                             continue

@@ -38,6 +38,8 @@ class RunConfig:
     train: TrainConfig
     data: dict[str, Any] = field(default_factory=dict)
     parameters: int = 0
+    base: Any = None
+    """A new model's `modelfolder.bases.BaseSource` (not stored: `data["base"]` records what was used)."""
 
     def to_json(self) -> dict[str, Any]:
         return {

@@ -37,8 +37,9 @@ def describe_model(model_dir: str | os.PathLike[str]) -> dict[str, Any]:
     previews = (
         sorted((model_dir / PREVIEWS_DIR).glob("step_*.png")) if (model_dir / PREVIEWS_DIR).is_dir() else []
     )
+    is_base = config.data.get("kind") == "base"
     return {
-        "kind": "model",
+        "kind": "base" if is_base else "model",
         "path": str(model_dir),
         "format": MODEL_FORMAT,
         "version": MODEL_VERSION,
@@ -49,6 +50,11 @@ def describe_model(model_dir: str | os.PathLike[str]) -> dict[str, Any]:
         "parameters": config.parameters,
         "coverage": config.data.get("coverage"),
         "facesets": {side: config.data.get(side) for side in ("source", "target")},
+        # a base: the pool it learned; a model: the base it started from (None: from scratch)
+        "pool": (
+            {key: config.data.get(key) for key in ("faces", "sources", "pool")} if is_base else None
+        ),
+        "base": config.data.get("base"),
         "train": config.train.to_json(),
         "latest_checkpoint": latest.name if latest else None,
         "checkpoints": [path.name for path in checkpoints],

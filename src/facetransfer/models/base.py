@@ -32,6 +32,9 @@ class FaceSwapModel(nn.Module):
     """Base class of the registered models (see the module docstring for the contract)."""
 
     name: ClassVar[str] = ""
+    BASE_REINITIALISED: ClassVar[tuple[str, ...]] = ()
+    """Parts that start from fresh random weights when a new model starts from a pretrained base
+    (the others are copied; see `modelfolder.bases`)."""
 
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()

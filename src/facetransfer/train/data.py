@@ -48,6 +48,7 @@ class FaceData:
     coverage: str
     crop_size: int
     memory_mapped: bool = False
+    yaw_deg: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.float32))
     extra: dict[str, object] = field(default_factory=dict)
 
     def __len__(self) -> int:
@@ -209,7 +210,18 @@ def load_faces(
         coverage=str(faceset.manifest.coverage),
         crop_size=crop_size,
         memory_mapped=use_memory_map,
+        yaw_deg=np.array([record.yaw_deg for record in records], dtype=np.float32),
     )
+
+
+YAW_BIN_DEG = 15.0
+"""Width of the head-yaw bins that balanced sampling draws from evenly."""
+
+
+def yaw_bins(yaw_deg: np.ndarray, width_deg: float = YAW_BIN_DEG) -> list[np.ndarray]:
+    """Positions of the faces grouped by head yaw in bins of `width_deg` (only bins with faces)."""
+    keys = np.floor(np.clip(yaw_deg, -90.0, 90.0) / width_deg).astype(np.int64)
+    return [np.flatnonzero(keys == key) for key in np.unique(keys)]
 
 
 class FaceSampler:
@@ -220,13 +232,19 @@ class FaceSampler:
     copied from pinned memory without blocking."""
 
     def __init__(
-        self, data: FaceData, indices: np.ndarray, device: torch.device, gpu_fraction: float = 0.25
+        self,
+        data: FaceData,
+        indices: np.ndarray,
+        device: torch.device,
+        gpu_fraction: float = 0.25,
+        balance_yaw: bool = False,
     ) -> None:
         if len(indices) == 0:
             raise FacesetError(f"{data.root}: no faces left to train on after the hold-out split")
         self.data = data
         self.indices = np.asarray(indices, dtype=np.int64)
         self.device = device
+        self.yaw_bins = yaw_bins(data.yaw_deg[self.indices]) if balance_yaw and len(data.yaw_deg) else None
         self._images: torch.Tensor | None = None
         self._masks: torch.Tensor | None = None
         if device.type == "cuda":
@@ -244,8 +262,17 @@ class FaceSampler:
     ) -> np.ndarray:
         """Positions of step `step`'s batch: the faces are visited in a new random order every epoch
         (each face once per epoch, as DeepFaceLab does), and the ranks of a data-parallel run take
-        consecutive, different slices. A pure function of its arguments, so a resumed run repeats."""
+        consecutive, different slices. With yaw balancing, each face is drawn by picking a yaw bin
+        first, all bins alike, then a face in it. A pure function of its arguments, so a resumed run
+        repeats."""
         count = len(self.indices)
+        if self.yaw_bins is not None:
+            rng = np.random.default_rng([seed, step, rank, world_size])
+            chosen_bins = rng.integers(0, len(self.yaw_bins), size=batch_size)
+            return np.array(
+                [self.yaw_bins[b][rng.integers(0, len(self.yaw_bins[b]))] for b in chosen_bins],
+                dtype=np.int64,
+            )
         start = (step * world_size + rank) * batch_size
         positions = np.arange(start, start + batch_size, dtype=np.int64)
         epochs = positions // count

@@ -38,6 +38,7 @@ from tqdm import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
 from facetransfer.errors import CheckpointError, ConfigError, DivergenceError, TrainingOutOfMemoryError
+from facetransfer.modelfolder.bases import AUTO_BASE, BaseSource, apply_base, resolve_base
 from facetransfer.modelfolder.checkpoints import TrainingState, latest_checkpoint, recover, update_best
 from facetransfer.modelfolder.config import (
     PREVIEWS_DIR,
@@ -127,10 +128,42 @@ def resolve_config(
                 )
         train_config = build(TrainConfig, given, replace(saved.train, minutes=None))
         return RunConfig(model=saved.model, train=train_config, data=saved.data, parameters=saved.parameters)
-    base = get_preset(preset or default_preset_name())
-    model = build(ModelConfig, given, base.model)
+    preset_name = preset or default_preset_name()
+    starting_point = get_preset(preset_name)
+    train_config = build(TrainConfig, given, starting_point.train)
+    model = build(ModelConfig, given, starting_point.model)
+    base = resolve_base(train_config.base, preset_name)
+    if base is not None and train_config.base == AUTO_BASE and base.model != model:
+        logger.info(
+            "no shipped base for %s; starting from scratch",
+            describe_architecture(model.name, model.options()),
+        )
+        base = None
+    if base is not None:
+        model = _architecture_of_base(base, given, preset, model)
     registry.check_name(model.name)  # an unknown architecture fails here, before any work
-    return RunConfig(model=model, train=build(TrainConfig, given, base.train))
+    return RunConfig(model=model, train=train_config, base=base)
+
+
+def _architecture_of_base(
+    base: BaseSource, given: Mapping[str, Any], preset: str | None, model: ModelConfig
+) -> ModelConfig:
+    """The base's architecture; an architecture option or an explicit preset that contradicts it is a
+    `ConfigError`."""
+    for item in fields(ModelConfig):
+        key = f"model.{item.name}"
+        value, base_value = getattr(model, item.name), getattr(base.model, item.name)
+        if value == base_value or (key not in given and preset is None):
+            continue
+        origin = f"--{item.name.replace('_', '-')}" if key in given else f"preset {preset!r}"
+        if item.name == "name":
+            origin = "--architecture" if key in given else origin
+        raise ConfigError(
+            f"{base.weights}: {origin} asks for {item.name.replace('_', ' ')} {value!r} but the base "
+            f"has {base_value!r} ({describe_architecture(base.model.name, base.model.options())}); the "
+            "architecture comes from the base: drop the option, or pass --base none"
+        )
+    return base.model
 
 
 def run_budget_s(config: TrainConfig, elapsed_before_s: float) -> float | None:
@@ -568,24 +601,34 @@ def train(
     target_faceset: str | os.PathLike[str],
     model_dir: str | os.PathLike[str],
     config: RunConfig,
+    *,
+    description: Mapping[str, Any] | None = None,
+    own_entries: frozenset[str] = frozenset(),
 ) -> TrainResult:
-    """Train (or resume) the model in `model_dir` on two facesets. See the module docstring."""
+    """Train (or resume) the model in `model_dir` on two facesets. See the module docstring.
+
+    A new model starts from `config.base` when set. `description` adds entries to the `data` of the
+    model's config.json; `own_entries` are names inside a new model folder that belong to it (the
+    pool of `pretrain`), neither refused nor removed."""
     started = time.monotonic()
     model_dir = Path(model_dir)
-    check_not_input(model_dir, [source_faceset, target_faceset], "model folder")
+    owned = {(model_dir / name).resolve() for name in own_entries}
+    inputs = [path for path in (source_faceset, target_faceset) if Path(path).resolve() not in owned]
+    check_not_input(model_dir, inputs, "model folder")
     train_config = config.train
     distributed = Distributed.from_environment()
     device = pick_device(train_config.device, distributed.local_rank)
     is_main = distributed.is_main
     with _torch_settings(train_config.threads, device), _joined(distributed, device):
         # 1. The model folder: resume when it holds a model, else start one.
-        resuming, saved_coverage = _open_model_folder(model_dir, config, is_main)
+        resuming, saved_coverage = _open_model_folder(model_dir, config, is_main, own_entries)
         distributed.barrier()
 
         # 2. The data: both facesets in memory at the model's resolution.
         source, target = _load_facesets(source_faceset, target_faceset, model_dir, config, saved_coverage)
-        source_sampler = FaceSampler(source, source.train_indices, device)
-        target_sampler = FaceSampler(target, target.train_indices, device)
+        balance = train_config.balance_yaw
+        source_sampler = FaceSampler(source, source.train_indices, device, balance_yaw=balance)
+        target_sampler = FaceSampler(target, target.train_indices, device, balance_yaw=balance)
 
         # 3. Model, optimizer, and the state to resume from.
         torch.manual_seed(train_config.seed)
@@ -601,10 +644,17 @@ def train(
             logger.info("resuming %s from %s (step %d)", model_dir, checkpoint.name, state.step)
             if is_main:
                 truncate_metrics(model_dir, state.step)
+        data = read_config(model_dir).data if resuming else {}
+        if checkpoint is None and config.base is not None:
+            data["base"] = _start_from_base(model, config.base, source.coverage)
         config = RunConfig(
             model=config.model,
             train=train_config,
-            data=_data_description(source_faceset, target_faceset, source, target),
+            data={
+                **data,
+                **_data_description(source_faceset, target_faceset, source, target),
+                **(description or {}),
+            },
             parameters=model.parameter_count(),
         )
         if is_main:
@@ -617,7 +667,7 @@ def train(
                     checkpoint = save_checkpoint(model_dir, model, optimizer, state, train_config.keep_saves)
             except BaseException:
                 if not resuming:  # a new model that never saved: no folder that looks like a model
-                    _remove_unsaved_model(model_dir, folder_was_there)
+                    _remove_unsaved_model(model_dir, folder_was_there, own_entries)
                 raise
         saved_step = state.step if checkpoint is not None else -1  # (ranks other than 0 save nothing)
         distributed.barrier()
@@ -764,24 +814,46 @@ def train(
 
 
 # --- the loop's set-up and ending -------------------------------------------------------------------
-def _remove_unsaved_model(model_dir: Path, keep_folder: bool) -> None:
-    """Remove what this run wrote into a new model folder (it was absent or empty: `_open_model_folder`)."""
-    if not keep_folder:
+def _start_from_base(model: FaceSwapModel, base: BaseSource, coverage: str) -> dict[str, Any]:
+    """Copy the base into the new model (see `modelfolder.bases.apply_base`); its record."""
+    if base.coverage not in (None, coverage):
+        raise ConfigError(
+            f"{base.weights}: the base learned {base.coverage!r} crops but the facesets are {coverage!r}; "
+            "extract them with the base's --coverage, or pass --base none"
+        )
+    record = apply_base(model, base)
+    logger.info(
+        "starting from the %s: kept %s%s",
+        base.describe(),
+        ", ".join(record["kept"]),
+        f"; re-initialised {', '.join(record['reinitialised'])}" if record["reinitialised"] else "",
+    )
+    return record
+
+
+def _remove_unsaved_model(model_dir: Path, keep_folder: bool, own_entries: frozenset[str]) -> None:
+    """Remove what this run wrote into a new model folder (it was absent, empty or held only
+    `own_entries`: `_open_model_folder`)."""
+    if not keep_folder and not own_entries:
         shutil.rmtree(model_dir, ignore_errors=True)
         return
     for entry in model_dir.iterdir():
+        if entry.name in own_entries:
+            continue
         if entry.is_dir() and not entry.is_symlink():
             shutil.rmtree(entry, ignore_errors=True)
         else:
             entry.unlink(missing_ok=True)
 
 
-def _open_model_folder(model_dir: Path, config: RunConfig, is_main: bool) -> tuple[bool, str | None]:
+def _open_model_folder(
+    model_dir: Path, config: RunConfig, is_main: bool, own_entries: frozenset[str] = frozenset()
+) -> tuple[bool, str | None]:
     """Whether `model_dir` holds a model to resume, and the coverage that model learned (None when
-    new or not recorded). A model of another architecture, or a folder with something else in it,
-    is refused; rank 0 cleans up after a crash of the previous run."""
+    new or not recorded). A model of another architecture, or a folder with something else in it
+    (other than `own_entries`), is refused; rank 0 cleans up after a crash of the previous run."""
     if not is_model_dir(model_dir):
-        if model_dir.exists() and any(model_dir.iterdir()):
+        if model_dir.exists() and any(entry.name not in own_entries for entry in model_dir.iterdir()):
             raise ConfigError(
                 f"{model_dir}: exists, is not empty and is not a model folder; choose a new folder"
             )

@@ -141,7 +141,7 @@ def test_report_writes_json_plot_and_sheet(tmp_path: Path) -> None:
     assert plot is not None and plot.shape[0] > 400 and plot.shape[1] > 600
     assert plot.std() > 10  # something was drawn
     sheet = cv2.imread(paths["sheet"])
-    assert sheet is not None and sheet.shape[:2] == (2 * (THUMB_PX + 2) + 2, 4 * (THUMB_PX + 2) + 2)
+    assert sheet is not None and sheet.shape[:2] == (3 * (THUMB_PX + 2) + 2, 4 * (THUMB_PX + 2) + 2)
 
 
 def test_the_report_says_when_retrieval_had_no_gallery() -> None:
