@@ -1,5 +1,6 @@
-"""`facetransfer info PATH [--json] [--sheet OUT.png]`: describe a video/image, a faceset or a model
-folder. The JSON keys are stable (documented in docs/CLI.md)."""
+"""`facetransfer info [PATH] [--json] [--sheet OUT.png]`: describe a video/image, a faceset or a model
+folder; with no PATH, the machine (PyTorch, GPUs, CPU cores). The JSON keys are stable (documented in
+docs/CLI.md)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,9 @@ def register(subparsers: Any) -> None:
     parser: argparse.ArgumentParser = subparsers.add_parser(
         "info", help="describe a video, image, faceset or model folder", description=__doc__
     )
-    parser.add_argument("path", metavar="PATH")
+    parser.add_argument(
+        "path", metavar="PATH", nargs="?", default=None, help="what to describe (none: this machine)"
+    )
     parser.add_argument("--json", action="store_true", help="print JSON")
     parser.add_argument(
         "--sheet", metavar="OUT.png", default=None, help="faceset: write a contact sheet of its faces"
@@ -86,8 +89,14 @@ def describe(path: Path) -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace) -> int:
-    path = Path(args.path)
-    info = describe(path)
+    if args.path is None:
+        from facetransfer.machine import machine_info
+
+        info = machine_info()
+        path = Path(".")
+    else:
+        path = Path(args.path)
+        info = describe(path)
     if args.sheet:
         if info["kind"] != "faceset":
             raise FacetransferError(f"{path}: --sheet needs a faceset folder, this is a {info['kind']}")
