@@ -26,6 +26,7 @@ from facetransfer.faceset import open_faceset
 from facetransfer.faceset.io import is_faceset
 from facetransfer.fsutil import write_json_atomic
 from facetransfer.media import probe
+from facetransfer.modelfolder.bases import resolve_base
 from facetransfer.modelfolder.checkpoints import latest_checkpoint, read_state
 from facetransfer.modelfolder.config import PREVIEWS_DIR, RunConfig, is_model_dir
 from facetransfer.models.registry import check_name
@@ -207,7 +208,7 @@ def _train_stage(
     progress(
         f"train: {faces[0]} source faces, {faces[1]} target faces; model {run_config.model.name} "
         f"{run_config.model.resolution} px (preset {preset}), batch {train_config.batch_size}, "
-        f"{'resuming from step ' + str(step) + ', ' if step else ''}{budget}; "
+        f"{'resuming from step ' + str(step) + ', ' if step else _start_of(run_config)}{budget}; "
         f"about {estimate_s / 60:.1f} min at {seconds_per_step:.2f} s/step (measured warm-up)"
     )
     result = train(source, target, model_dir, run_config)
@@ -223,6 +224,13 @@ def _train_stage(
         "stopped_by": result.stopped_by,
     }
     return StageReport("train", False, round(time.perf_counter() - started, 2), details)
+
+
+def _start_of(config: RunConfig) -> str:
+    """What a new model starts from, for the plan line."""
+    if config.base is None:
+        return "from scratch (--base none or no shipped base), "
+    return f"from the {config.base.describe()}, "
 
 
 def _convert_stage(
@@ -345,6 +353,7 @@ def run_swap(
         model=config.model or get_preset(preset).model, train=config.train or get_preset(preset).train
     )
     check_name(run_config.model.name)
+    resolve_base(run_config.train.base, preset)  # a missing or damaged base fails before any work
     budget = run_config.train
     if budget.iterations is None and budget.minutes is None and budget.total_minutes is None:
         raise ConfigError("training needs a budget: pass --iterations N, --minutes M or --total-minutes M")

@@ -128,10 +128,18 @@ def resolve_config(
                 )
         train_config = build(TrainConfig, given, replace(saved.train, minutes=None))
         return RunConfig(model=saved.model, train=train_config, data=saved.data, parameters=saved.parameters)
+    return new_model_config(preset, given)
+
+
+def new_model_config(preset: str | None, values: Mapping[str, Any]) -> RunConfig:
+    """The configuration of a new model: `preset` (default: the machine's) with `values` on top, and
+    its base (`--base`). A base brings its architecture: an architecture option or an explicit preset
+    that contradicts it is a `ConfigError`; `auto` without a shipped base for the architecture starts
+    from scratch."""
     preset_name = preset or default_preset_name()
     starting_point = get_preset(preset_name)
-    train_config = build(TrainConfig, given, starting_point.train)
-    model = build(ModelConfig, given, starting_point.model)
+    train_config = build(TrainConfig, values, starting_point.train)
+    model = build(ModelConfig, values, starting_point.model)
     base = resolve_base(train_config.base, preset_name)
     if base is not None and train_config.base == AUTO_BASE and base.model != model:
         logger.info(
@@ -140,26 +148,22 @@ def resolve_config(
         )
         base = None
     if base is not None:
-        model = _architecture_of_base(base, given, preset, model)
+        model = _architecture_of_base(base, values, model)
     registry.check_name(model.name)  # an unknown architecture fails here, before any work
     return RunConfig(model=model, train=train_config, base=base)
 
 
-def _architecture_of_base(
-    base: BaseSource, given: Mapping[str, Any], preset: str | None, model: ModelConfig
-) -> ModelConfig:
-    """The base's architecture; an architecture option or an explicit preset that contradicts it is a
-    `ConfigError`."""
+def _architecture_of_base(base: BaseSource, given: Mapping[str, Any], model: ModelConfig) -> ModelConfig:
+    """The base's architecture (a preset's architecture gives way to it; its training options stay);
+    an architecture option that contradicts it is a `ConfigError`."""
     for item in fields(ModelConfig):
         key = f"model.{item.name}"
         value, base_value = getattr(model, item.name), getattr(base.model, item.name)
-        if value == base_value or (key not in given and preset is None):
+        if key not in given or value == base_value:
             continue
-        origin = f"--{item.name.replace('_', '-')}" if key in given else f"preset {preset!r}"
-        if item.name == "name":
-            origin = "--architecture" if key in given else origin
+        flag = "--architecture" if item.name == "name" else f"--{item.name.replace('_', '-')}"
         raise ConfigError(
-            f"{base.weights}: {origin} asks for {item.name.replace('_', ' ')} {value!r} but the base "
+            f"{base.weights}: {flag} asks for {item.name.replace('_', ' ')} {value!r} but the base "
             f"has {base_value!r} ({describe_architecture(base.model.name, base.model.options())}); the "
             "architecture comes from the base: drop the option, or pass --base none"
         )
@@ -814,8 +818,14 @@ def train(
 
 
 # --- the loop's set-up and ending -------------------------------------------------------------------
-def _start_from_base(model: FaceSwapModel, base: BaseSource, coverage: str) -> dict[str, Any]:
-    """Copy the base into the new model (see `modelfolder.bases.apply_base`); its record."""
+def _start_from_base(model: FaceSwapModel, base: BaseSource, coverage: str) -> dict[str, Any] | None:
+    """Copy the base into the new model (see `modelfolder.bases.apply_base`); its record. A shipped
+    base (`auto`) of another coverage than the facesets' is passed over: from scratch."""
+    if base.shipped and base.coverage not in (None, coverage):
+        logger.info(
+            "the shipped base learned %r crops, these facesets are %r: from scratch", base.coverage, coverage
+        )
+        return None
     if base.coverage not in (None, coverage):
         raise ConfigError(
             f"{base.weights}: the base learned {base.coverage!r} crops but the facesets are {coverage!r}; "
@@ -971,6 +981,7 @@ __all__ = [
     "TrainResult",
     "holdout_loss",
     "learning_rate",
+    "new_model_config",
     "resolve_config",
     "train",
     "training_step",
