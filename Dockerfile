@@ -20,6 +20,7 @@ ARG TORCH_INDEX=
 ARG PIP_FIND_LINKS
 ARG PIP_EXTRA_INDEX_URL
 ARG PIP_CONSTRAINT
+ARG PIP_CERT
 
 ENV DEBIAN_FRONTEND=noninteractive \
     PIP_NO_CACHE_DIR=1 \
@@ -27,43 +28,44 @@ ENV DEBIAN_FRONTEND=noninteractive \
     PYTHONUNBUFFERED=1 \
     PATH=/opt/facetransfer/venv/bin:$PATH
 
+# (Docker-format images keep SHELL; the steps also chain with && for builders that do not.)
 SHELL ["/bin/bash", "-euo", "pipefail", "-c"]
 
 # Python with venv: from the base image when it has it, else from its distribution.
 # hadolint ignore=DL3008
 RUN if ! python3 -c "import ensurepip, venv" >/dev/null 2>&1; then \
-        apt-get update; \
-        apt-get install -y --no-install-recommends python3 python3-venv ca-certificates; \
-        rm -rf /var/lib/apt/lists/*; \
-    fi; \
-    python3 -c "import sys; assert (3, 11) <= sys.version_info[:2] <= (3, 12), sys.version"
+        apt-get update \
+        && apt-get install -y --no-install-recommends python3 python3-venv ca-certificates \
+        && rm -rf /var/lib/apt/lists/*; \
+    fi \
+    && python3 -c "import sys; assert (3, 11) <= sys.version_info[:2] <= (3, 12), sys.version"
 
 # The same steps as the README's `make venv`, without the development tools: torch first and
 # pinned (TORCH_VERSION, which hadolint cannot read), then the pinned requirements, then the
 # packages whose declared dependencies are wrong.
 COPY requirements.txt requirements-nodeps.txt /opt/facetransfer/build/
 # hadolint ignore=DL3013
-RUN python3 -m venv /opt/facetransfer/venv; \
-    pip install "setuptools==84.2.1"; \
-    pip install ${TORCH_INDEX:+--index-url "$TORCH_INDEX"} "torch==${TORCH_VERSION}"; \
-    pip install -r /opt/facetransfer/build/requirements.txt; \
-    pip install --no-deps -r /opt/facetransfer/build/requirements-nodeps.txt
+RUN python3 -m venv /opt/facetransfer/venv \
+    && pip install "setuptools==84.2.1" \
+    && pip install ${TORCH_INDEX:+--index-url "$TORCH_INDEX"} "torch==${TORCH_VERSION}" \
+    && pip install -r /opt/facetransfer/build/requirements.txt \
+    && pip install --no-deps -r /opt/facetransfer/build/requirements-nodeps.txt
 
 COPY pyproject.toml README.md /opt/facetransfer/build/
 COPY src /opt/facetransfer/build/src
-RUN pip install --no-deps --no-build-isolation /opt/facetransfer/build; \
-    rm -rf /opt/facetransfer/build; \
-    facetransfer --version
+RUN pip install --no-deps --no-build-isolation /opt/facetransfer/build \
+    && rm -rf /opt/facetransfer/build \
+    && facetransfer --version
 
 COPY deploy/entrypoint.sh /usr/local/bin/facetransfer-entrypoint
 
 # A user of its own (uid 1000, the usual first user of a host, so files on /work stay the user's;
 # Ubuntu images already name uid 1000 "ubuntu"). Signing keys and caches live on the volume, so a
 # new container signs with the same key.
-RUN if getent passwd 1000 >/dev/null; then userdel --remove "$(getent passwd 1000 | cut -d: -f1)"; fi; \
-    useradd --create-home --uid 1000 --shell /bin/sh facetransfer; \
-    mkdir -p /work; \
-    chown facetransfer:facetransfer /work
+RUN if getent passwd 1000 >/dev/null; then userdel --remove "$(getent passwd 1000 | cut -d: -f1)"; fi \
+    && useradd --create-home --uid 1000 --shell /bin/sh facetransfer \
+    && mkdir -p /work \
+    && chown facetransfer:facetransfer /work
 ENV XDG_CONFIG_HOME=/work/.facetransfer/config \
     XDG_CACHE_HOME=/work/.facetransfer/cache \
     MPLCONFIGDIR=/tmp/matplotlib

@@ -12,7 +12,8 @@
 # `buildah run --isolation chroot` on a container of the same image, 5. `facetransfer verify` the
 # result inside the container and, when the project's .venv is there, outside it too.
 # A pip mirror configured on the host (find-links, extra index, constraints: local folders or file://
-# URLs) is mounted into the build and used; otherwise the build uses PyPI.
+# URLs; the certificate authority pip trusts) is mounted into the build and used; otherwise the
+# build uses PyPI.
 # Environment: FACETRANSFER_TEST_DATA (the shared media, default ../shared/data),
 # DRILL_ITERATIONS (training steps, default 30), DEBIAN_MIRROR (default http://deb.debian.org/debian).
 set -euo pipefail
@@ -51,6 +52,10 @@ build_args=(--build-arg "BASE_IMAGE=$BASE_IMAGE")
 volumes=()
 mount_location() {  # a local folder or file:// URL of the pip configuration: mounted read-only
     local location="${1#file://}"
+    location="${location%/}"
+    if [ "$(basename "$location")" = simple ]; then
+        location="$(dirname "$location")"  # an index's pages link to files beside simple/
+    fi
     if [ -e "$location" ]; then
         volumes+=(--volume "$location:$location:ro")
     fi
@@ -71,8 +76,13 @@ if [ -n "$constraint" ]; then
     build_args+=(--build-arg "PIP_CONSTRAINT=$constraint")
     mount_location "$constraint"
 fi
+cert="${PIP_CERT:-$(pip_setting cert)}"
+if [ -n "$cert" ] && [ -f "$cert" ]; then  # a certificate authority of the host's proxy
+    build_args+=(--build-arg "PIP_CERT=/opt/host-pip/ca.crt")
+    volumes+=(--volume "$cert:/opt/host-pip/ca.crt:ro")
+fi
 started=$(date +%s)
-buildah bud --isolation chroot --layers "${build_args[@]}" "${volumes[@]}" -t "$IMAGE" "$ROOT" \
+buildah bud --isolation chroot --format docker --layers "${build_args[@]}" "${volumes[@]}" -t "$IMAGE" "$ROOT" \
     >"$DRILL/build.log" 2>&1 || { tail -30 "$DRILL/build.log" >&2; echo "container_drill: the build failed (log: $DRILL/build.log)" >&2; exit 1; }
 echo "built $IMAGE in $(( $(date +%s) - started )) s: $(podman image inspect --format '{{.Size}}' "$IMAGE") bytes" >&2
 
