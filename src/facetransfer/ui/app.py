@@ -37,6 +37,7 @@ from starlette.staticfiles import StaticFiles
 from facetransfer.errors import FacetransferError
 from facetransfer.fsutil import write_text_atomic
 from facetransfer.ui import forms
+from facetransfer.ui.adopt import adopt
 from facetransfer.ui.config import UiConfig
 from facetransfer.ui.files import IMAGE_SUFFIXES, UPLOADS_DIR, PathRefused, Roots, list_folder, receive_upload
 from facetransfer.ui.jobs import (
@@ -167,14 +168,17 @@ def _job_folder(state: AppState, name: str) -> Path:
     return folder
 
 
+def _mtime_ns(path: Path) -> int | None:
+    try:
+        return path.stat().st_mtime_ns
+    except OSError:
+        return None
+
+
 def _summary(workdir: Path) -> dict[str, Any]:
     status = read_status(workdir)
     progress = training_progress(workdir, status)
-    preview = preview_path(workdir)
-    try:
-        preview_mtime = preview.stat().st_mtime_ns
-    except OSError:
-        preview_mtime = None
+    preview_mtime = _mtime_ns(preview_path(workdir))
     return {
         "name": job_name_of(workdir),
         "folder": str(workdir),
@@ -184,6 +188,11 @@ def _summary(workdir: Path) -> dict[str, Any]:
         "evaluation": status.evaluation,
         "step": progress["step"] if progress else None,
         "preview": preview_mtime,
+        # the result's files change after the state does (the provenance check, an evaluation)
+        "results": [
+            _mtime_ns(ui_dir(workdir) / VERIFY_NAME),
+            _mtime_ns(workdir / EVALUATE_DIR / "metrics.json"),
+        ],
         "from_app": (ui_dir(workdir) / "job.json").is_file(),
     }
 
@@ -393,11 +402,9 @@ async def job_file(request: Request) -> Response:
 
 
 def _app_job(state: AppState, name: str) -> Path:
+    """The work folder of a swap the app can run: its own, or one from the command line taken over."""
     workdir = _job_folder(state, name)
-    if read_spec(workdir) is None:
-        raise FacetransferError(
-            f"{workdir}: started from the command line; continue it there (the app runs the swaps it started)"
-        )
+    adopt(workdir)
     return workdir
 
 

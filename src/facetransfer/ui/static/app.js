@@ -321,9 +321,9 @@ function renderJob(detail) {
   const active = ["running", "stopping", "queued"].includes(detail.state);
   const evaluating = ["running", "queued"].includes(detail.evaluation);
   $("#stop").disabled = !(active || evaluating);
-  $("#continue").disabled = active || !detail.from_app;
-  $("#convert").disabled = !detail.from_app || detail.train === null || detail.state === "queued";
-  $("#evaluate").disabled = !detail.from_app || !detail.files.output || active || evaluating;
+  $("#continue").disabled = active;
+  $("#convert").disabled = detail.train === null || detail.state === "queued";
+  $("#evaluate").disabled = !detail.files.output || active || evaluating;
 
   const rows = $("#stages tbody");
   rows.replaceChildren();
@@ -343,7 +343,8 @@ function renderJob(detail) {
   }
   renderTraining(detail);
   renderResult(detail);
-  $("#command").textContent = detail.command || "Started from the command line: rerun its own command to continue.";
+  $("#command").textContent = detail.command ||
+    "Started from the command line: rerun its own command, or continue it here (the app then records its inputs).";
   $("#log-link").href = `/api/jobs/${encodeURIComponent(detail.name)}/files/log`;
   $("#config-link").href = `/api/jobs/${encodeURIComponent(detail.name)}/files/config`;
 }
@@ -365,7 +366,8 @@ function renderTraining(detail) {
     img.src = `/api/jobs/${encodeURIComponent(detail.name)}/preview?v=${detail.preview}`;
     img.hidden = false;
     img.dataset.version = String(detail.preview);
-    $("#preview-caption").textContent = `latest preview (rows: source, target, swap and masks); step ${train.step}`;
+    $("#preview-caption").textContent =
+      `newest preview at step ${train.step}: each side, its reconstruction and mask, then the swap (target to source)`;
   }
   if (train.step !== state.lastMetricsStep) {
     state.lastMetricsStep = train.step;
