@@ -7,7 +7,6 @@ each screen."""
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -18,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from facetransfer.modelfolder.checkpoints import latest_checkpoint, read_state
 from ui_helpers import UiServer, chromium, make_driver, outside, requested_urls, start_ui
 
 pytestmark = pytest.mark.e2e
@@ -41,9 +41,11 @@ def wait_for(what: str, check: Callable[[], Any], timeout_s: float = 60, every_s
     raise AssertionError(f"timed out after {timeout_s:.0f} s waiting for {what}")
 
 
-def screenshot(driver: Any, name: str) -> None:
+def screenshot(driver: Any, name: str, scroll_to: str | None = None) -> None:
     folder = os.environ.get("FACETRANSFER_UI_SCREENSHOTS")
     if folder:
+        if scroll_to:
+            driver.execute_script(f"document.querySelector({scroll_to!r}).scrollIntoView()")
         Path(folder).mkdir(parents=True, exist_ok=True)
         driver.save_screenshot(str(Path(folder) / f"ui-{name}.png"))
 
@@ -82,7 +84,7 @@ def elements(driver: Any, selector: str) -> list[Any]:
     return list(driver.find_elements("css selector", selector))
 
 
-def choose(driver: Any, button: str, folder: Path, names: list[str]) -> None:
+def choose(driver: Any, button: str, folder: Path, names: list[str], shot: str | None = None) -> None:
     """Pick files in the app's file browser: open it, go to `folder`, select `names`, use them."""
     driver.find_element("css selector", button).click()
     typed = driver.find_element("css selector", "#browser-typed")
@@ -97,6 +99,8 @@ def choose(driver: Any, button: str, folder: Path, names: list[str]) -> None:
             10,
         )
         item[0].click()
+    if shot:
+        screenshot(driver, shot)
     driver.find_element("css selector", "#browser-use-selected").click()
 
 
@@ -187,7 +191,7 @@ def test_a_tiny_swap_from_the_page_to_the_playing_result(
         browser.get(server.address)
         browser.get(server.base + "/#/new")
         wait_for("the form", lambda: browser.find_elements("css selector", "#opt-preset"), 20)
-        choose(browser, "#browse-sources", grid, ["bbaf2n.mpg"])
+        choose(browser, "#browse-sources", grid, ["bbaf2n.mpg"], shot="file-browser")
         choose(browser, "#browse-target", grid, ["lbbc2a.mpg"])
         for flag, value in {
             "preset": "tiny",
@@ -264,7 +268,14 @@ def test_a_tiny_swap_from_the_page_to_the_playing_result(
             ),
             120,
         )
-        screenshot(browser, "result")
+        screenshot(browser, "result", scroll_to="#result")
+
+        # the evaluation: its numbers and its plot on the page
+        browser.find_element("css selector", "#evaluate").click()
+        wait_for("the evaluation", lambda: len(elements(browser, "#evaluate-table tr")) > 2, 600)
+        assert "identity_to_source" in text_of(browser, "#evaluate-table")
+        wait_for("the plot", lambda: (prop(browser, "#evaluation img", ".naturalWidth") or 0) > 100, 30)
+        screenshot(browser, "evaluation", scroll_to="#evaluation")
         browser.get(server.base + "/#/jobs")
         wait_for("the list", lambda: "done" in text_of(browser, "#jobs-table tbody"), 10)
         screenshot(browser, "swaps")
@@ -273,7 +284,9 @@ def test_a_tiny_swap_from_the_page_to_the_playing_result(
 
     # the command line finds the same work folder finished: every stage up to date
     workdir = work / "bbaf2n-to-lbbc2a.work"
-    step_now = int(json.loads((workdir / "stages.json").read_text())["stages"]["train"]["step"])
+    checkpoint = latest_checkpoint(workdir / "model")
+    assert checkpoint is not None
+    step_now = read_state(checkpoint).step
     command = [
         sys.executable,
         "-m",

@@ -260,6 +260,9 @@ def stage_rows(workdir: Path, status: Status) -> list[dict[str, Any]]:
                 row["detail"] = f"{details['faces']} faces"
             elif "step" in details:
                 row["detail"] = f"step {details['step']}"
+        elif name == "train" and (record := last_metrics(workdir)) is not None:
+            # stopped, or converted as it was: trained, but short of its budget
+            row["state"], row["detail"] = "saved", f"step {record.get('step')}"
         if name in status.stage_seconds:
             row["seconds"] = status.stage_seconds[name]
         if status.stage == name:

@@ -147,3 +147,28 @@ def test_any_other_address_needs_the_printed_token(tmp_path: Path) -> None:
         assert status == 200
     finally:
         running.stop()
+
+
+def test_swaps_queue_and_run_one_at_a_time(server: UiServer, folders: Folders) -> None:
+    _, media = folders
+    names = []
+    for source in ("also_text.mp4", "not_a_video.mp4"):
+        status, payload = server.request(
+            "/api/jobs",
+            data={"sources": [str(media / source)], "target": str(media / "not_a_video.mp4"),
+                  "options": {"preset": "tiny", "minutes": 1}, "name": f"job-{source[:4]}"},
+        )  # fmt: skip
+        assert status == 201
+        names.append(payload["name"])
+    first, second = (server.request(f"/api/jobs/{name}")[1] for name in names)
+    assert first["state"] in ("queued", "running") and second["state"] == "queued"
+    assert second["line"] == "queued"
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        details = [server.request(f"/api/jobs/{name}")[1] for name in names]
+        if all(detail["state"] == "failed" for detail in details):
+            break
+        time.sleep(0.5)
+    first, second = details
+    assert first["state"] == second["state"] == "failed"
+    assert second["status"]["started"] >= first["status"]["finished"]  # never both at once

@@ -250,7 +250,7 @@ async function browse(path) {
   }
   for (const entry of listing.entries) {
     const item = element("li", { "data-path": entry.path, class: entry.is_dir ? "dir" : "file" },
-      element("span", { text: `${entry.is_dir ? "📁" : entry.is_media ? "🎞" : "·"} ${entry.name}` }),
+      element("span", { class: entry.is_dir || entry.is_media ? "" : "muted", text: entry.is_dir ? `${entry.name}/` : entry.name }),
       element("span", { class: "size", text: entry.is_dir ? "" : `${(entry.size / 1e6).toFixed(1)} MB` }));
     item.addEventListener("click", () => {
       if (entry.is_dir) { browse(entry.path); return; }
