@@ -70,7 +70,8 @@ ENV XDG_CONFIG_HOME=/work/.facetransfer/config \
     XDG_CACHE_HOME=/work/.facetransfer/cache \
     MPLCONFIGDIR=/tmp/matplotlib
 USER 1000:1000
+# /work is where a host folder is mounted (-v "$PWD:/work"); no VOLUME instruction, which would
+# leave an anonymous volume behind each run and hide a bind mount from `buildah run`.
 WORKDIR /work
-VOLUME ["/work"]
 ENTRYPOINT ["/usr/local/bin/facetransfer-entrypoint"]
 CMD ["--help"]

@@ -44,7 +44,9 @@ if [ ! -x "$DRILL/rootfs/usr/bin/python3" ]; then
     rm -rf "$DRILL/rootfs.partial/var/cache/apt/archives/"*.deb
     mv "$DRILL/rootfs.partial" "$DRILL/rootfs"
 fi
-tar -C "$DRILL/rootfs" -c . | podman import --quiet - "$BASE_IMAGE" >/dev/null
+if ! podman image exists "$BASE_IMAGE"; then  # a new import would defeat the build's layer cache
+    tar -C "$DRILL/rootfs" -c . | podman import --quiet - "$BASE_IMAGE" >/dev/null
+fi
 podman image inspect --format '{{.Id}} {{.Size}} bytes' "$BASE_IMAGE" >&2
 
 say "2. Image: buildah bud --isolation chroot on $BASE_IMAGE"
