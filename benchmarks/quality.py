@@ -1,15 +1,19 @@
 """Swap quality on fixed pairs with a fixed protocol.
 
-For each pair of GRID clips (source -> target) and each preset: extract both facesets, train a new
-model for a fixed number of iterations, convert the target, and evaluate the result
-(`facetransfer.evaluate`). The stages run through the command line (`python -m facetransfer ...`),
-the most stable interface; evaluation runs in this process. Prints one table row per pair and
-appends the table, with the date, preset, budget and machine, to docs/BENCHMARKS.md (`--record`).
-The DeepFaceLab paper's FaceForensics++ numbers are printed beside it for context; docs/EVALUATE.md
+For each pair (two GRID pairs, and the real-world pair: the six CREMA-D clips into
+`video/real/outdoor_young_man.mp4`), each preset and each base (`--bases none auto PATH`: from
+scratch, from the preset's shipped base, from a base folder or file): extract both facesets once,
+train a new model to each of the step counts (`--steps 500 1700`: the same model goes on from one to
+the next), convert the target at each, and evaluate the result (`facetransfer.evaluate`). The
+stages run through the command line (`python -m facetransfer ...`), the most stable interface;
+evaluation runs in this process. Prints one table row per pair, start and step count and appends
+the table, with the date, preset, budget and machine, to docs/BENCHMARKS.md (`--record`). The
+DeepFaceLab paper's FaceForensics++ numbers are printed beside it for context; docs/EVALUATE.md
 says how the definitions differ.
 
-Usage: python benchmarks/quality.py [--presets tiny cpu] [--iterations N] [--data ../shared/data]
-    [--work DIR [--resume]] [--json OUT.json] [--record docs/BENCHMARKS.md | --no-record]
+Usage: python benchmarks/quality.py [--presets tiny cpu] [--steps N ...] [--bases none auto ...]
+    [--pairs bbaf2n:lbbc2a cremad:real] [--data ../shared/data] [--work DIR [--resume]]
+    [--json OUT.json] [--record docs/BENCHMARKS.md | --no-record]
 """
 
 from __future__ import annotations
@@ -28,7 +32,8 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
-PAIRS: tuple[tuple[str, str], ...] = (("bbaf2n", "lbbc2a"), ("sbwe5n", "lbax4n"))
+PAIRS: tuple[tuple[str, str], ...] = (("bbaf2n", "lbbc2a"), ("sbwe5n", "lbax4n"), ("cremad", "real"))
+"""GRID clip names; `cremad` is the six CREMA-D clips as one source, `real` the outdoor clip."""
 # Training budget (iterations of a new model) per preset: the fixed part of the protocol.
 BUDGETS: dict[str, int] = {"tiny": 500, "cpu": 3000, "gpu128": 20000, "gpu256": 40000}
 # DeepFaceLab paper (Perov et al. 2020, arXiv:2005.05535), FaceForensics++ table.
@@ -45,6 +50,7 @@ class PairResult:
     source: str
     target: str
     preset: str
+    base: str
     iterations: int
     model: str
     parameters: int
@@ -59,6 +65,8 @@ class PairResult:
     identity_to_target: float | None
     pose_error_deg: float | None
     expression_error: float | None
+    detail_ratio: float | None
+    shimmer_ratio: float | None
     flicker_excess: float | None
     seam_color: float | None
     faces_missing: int
@@ -99,62 +107,113 @@ def _mean(summary: dict[str, Any], key: str) -> float | None:
     return None if value is None else float(value)
 
 
+def clips(data: Path, name: str) -> list[Path]:
+    """The video(s) a pair names: a GRID clip, `cremad` (six clips of one man) or `real`."""
+    if name == "cremad":
+        return sorted((data / "video" / "cremad").glob("1001_DFA_*.flv"))
+    if name == "real":
+        return [data / "video" / "real" / "outdoor_young_man.mp4"]
+    return [data / "video" / "grid" / f"{name}.mpg"]
+
+
+def base_tag(base: str) -> str:
+    return {"none": "scratch", "auto": "shipped"}.get(base, Path(base).stem)
+
+
 def run_pair(
     data: Path,
     source: str,
     target: str,
     preset: str,
-    iterations: int,
+    base: str,
+    steps: list[int],
     work: Path,
     device: str,
     resume: bool = False,
-) -> PairResult:
-    """Extract, train, convert and evaluate one pair in `work/<source>_to_<target>_<preset>`. With
-    `resume`, facesets and a swap already there are reused (times of skipped stages are 0)."""
-    from facetransfer.evaluate import EvaluateConfig, evaluate_swap, write_report
-
-    folder = work / f"{source}_to_{target}_{preset}"
+) -> list[PairResult]:
+    """Extract, train, convert and evaluate one pair in `work/<source>_to_<target>/`, one model per
+    preset and base, evaluated at each of `steps`. With `resume`, facesets, models and swaps already
+    there are reused (times of skipped stages are 0)."""
+    folder = work / f"{source}_to_{target}"
     folder.mkdir(parents=True, exist_ok=True)
     log = folder / "log.txt"
-    source_video = data / "video" / "grid" / f"{source}.mpg"
-    target_video = data / "video" / "grid" / f"{target}.mpg"
+    source_videos, target_video = clips(data, source), clips(data, target)[0]
     extract_s = 0.0
-    for video, faceset in ((source_video, folder / "source"), (target_video, folder / "target")):
-        if not (resume and (faceset / "faceset.json").is_file()):
-            extract_s += run_cli(["extract", str(video), "-o", str(faceset), "--overwrite"], log)
-    model = folder / "model"
-    trained = _model_info(model) if resume else {}
-    if int(trained.get("step", 0)) < iterations:
-        train_args = ["train", str(folder / "source"), str(folder / "target"), "-o", str(model)]
-        if not trained:  # a new model; an existing one keeps its own architecture
-            train_args += ["--preset", preset]
-        train_args += ["--iterations", str(iterations), "--seed", "0", "--device", device]
-        run_cli(train_args, log)
+    for videos, faceset in ((source_videos, folder / "source"), ([target_video], folder / "target")):
+        if not (faceset / "faceset.json").is_file():
+            extract_s += run_cli(["extract", *map(str, videos), "-o", str(faceset), "--overwrite"], log)
+    model = folder / f"model_{preset}_{base_tag(base)}"
+    rows = []
+    for iterations in sorted(steps):
         trained = _model_info(model)
-    train_s = float(trained.get("elapsed_s") or 0.0)  # training time over all runs of the model
-    swap = folder / "swap.mp4"
-    convert_s = 0.0
-    if not (resume and swap.is_file()):
-        convert_args = ["convert", str(target_video), "-m", str(model), "-o", str(swap)]
-        convert_args += ["--faceset", str(folder / "target"), "--overwrite", "--device", device]
-        convert_s = run_cli(convert_args, log)
+        if int(trained.get("step", 0)) < iterations:
+            train_args = ["train", str(folder / "source"), str(folder / "target"), "-o", str(model)]
+            if not trained:  # a new model; an existing one keeps its own architecture
+                train_args += ["--preset", preset, "--base", base]
+            train_args += ["--iterations", str(iterations), "--seed", "0", "--device", device]
+            train_args += ["--save-every-steps", str(iterations)]
+            run_cli(train_args, log)
+            trained = _model_info(model)
+        swap = folder / f"swap_{preset}_{base_tag(base)}_{iterations}.mp4"
+        convert_s = 0.0
+        if not (resume and swap.is_file()):
+            convert_args = ["convert", str(target_video), "-m", str(model), "-o", str(swap)]
+            convert_args += ["--faceset", str(folder / "target"), "--overwrite", "--device", device]
+            convert_s = run_cli(convert_args, log)
+        rows.append(
+            _evaluated(
+                data,
+                source_videos,
+                target_video,
+                swap,
+                trained,
+                extract_s,
+                convert_s,
+                preset,
+                base,
+                iterations,
+            )
+        )
+        extract_s = 0.0
+    return rows
+
+
+def _evaluated(
+    data: Path,
+    source_videos: list[Path],
+    target_video: Path,
+    swap: Path,
+    trained: dict[str, Any],
+    extract_s: float,
+    convert_s: float,
+    preset: str,
+    base: str,
+    iterations: int,
+) -> PairResult:
+    from facetransfer.evaluate import EvaluateConfig, evaluate_swap, write_report
 
     started = time.perf_counter()
     gallery = [str(data / "identity" / "johns")]  # the five people of the table's note
-    evaluation = evaluate_swap(swap, [source_video], target_video, EvaluateConfig(gallery=gallery))
-    write_report(evaluation, folder / "report")
+    evaluation = evaluate_swap(swap, source_videos, target_video, EvaluateConfig(gallery=gallery))
+    report = swap.with_suffix(".report")
+    write_report(evaluation, report)
     evaluate_s = time.perf_counter() - started
     summary = evaluation.summary()
     retrieval = evaluation.retrieval()
+    shimmer_output, shimmer_target = (
+        _mean(summary, "flicker_warp_output"),
+        _mean(summary, "flicker_warp_target"),
+    )
     return PairResult(
-        source=source,
-        target=target,
+        source=source_videos[0].stem if len(source_videos) == 1 else source_videos[0].parent.name,
+        target=target_video.stem,
         preset=preset,
+        base=base_tag(base),
         iterations=iterations,
         model=f"{trained.get('model')} {trained.get('resolution')} px",
         parameters=int(trained.get("parameters") or 0),
         extract_s=round(extract_s, 1),
-        train_s=round(train_s, 1),
+        train_s=round(float(trained.get("elapsed_s") or 0.0), 1),  # over all runs of the model
         convert_s=round(convert_s, 1),
         evaluate_s=round(evaluate_s, 1),
         frames=len(evaluation.frames),
@@ -164,10 +223,14 @@ def run_pair(
         identity_to_target=_mean(summary, "identity_to_target"),
         pose_error_deg=_mean(summary, "pose_error_deg"),
         expression_error=_mean(summary, "expression_error"),
+        detail_ratio=_mean(summary, "detail_ratio"),
+        shimmer_ratio=(
+            shimmer_output / shimmer_target if shimmer_output is not None and shimmer_target else None
+        ),
         flicker_excess=_mean(summary, "flicker_warp_excess"),
         seam_color=_mean(summary, "seam_color"),
         faces_missing=int(evaluation.faces()["output_missing"]),
-        report=str(folder / "report"),
+        report=str(report),
     )
 
 
@@ -200,19 +263,22 @@ def _cell(value: float | None, spec: str) -> str:
 
 
 HEADER = (
-    "| pair | preset | model | iterations | train s | source retrieval | id dist to source "
-    "| id dist to target | pose err deg | expression err | flicker excess | seam dE | faces missing |"
+    "| pair | preset | start | model | steps | train s | source retrieval | id dist to source "
+    "| id dist to target | pose err deg | expression err | detail kept | shimmer / target's "
+    "| flicker excess | seam dE | faces missing |"
 )
-RULE = "|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+RULE = "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
 
 
 def table_row(row: PairResult) -> str:
     return (
-        f"| {row.source} -> {row.target} | {row.preset} | {row.model}, {row.parameters / 1e6:.2f} M "
+        f"| {row.source} -> {row.target} | {row.preset} | {row.base} "
+        f"| {row.model}, {row.parameters / 1e6:.2f} M "
         f"| {row.iterations} | {row.train_s:.0f} "
         f"| {_cell(row.source_retrieval, '.0%')} | {_cell(row.identity_to_source, '.3f')} "
         f"| {_cell(row.identity_to_target, '.3f')} | {_cell(row.pose_error_deg, '.2f')} "
-        f"| {_cell(row.expression_error, '.4f')} | {_cell(row.flicker_excess, '.2f')} "
+        f"| {_cell(row.expression_error, '.4f')} | {_cell(row.detail_ratio, '.2f')} "
+        f"| {_cell(row.shimmer_ratio, '.2f')} | {_cell(row.flicker_excess, '.2f')} "
         f"| {_cell(row.seam_color, '.2f')} | {row.faces_missing}/{row.frames} |"
     )
 
@@ -231,11 +297,12 @@ def reference_table() -> list[str]:
 
 
 def markdown_block(rows: list[PairResult], when: str, described_machine: str) -> str:
-    budgets = ", ".join(sorted({f"{row.preset} {row.iterations} iterations" for row in rows}))
+    budgets = ", ".join(sorted({f"{row.preset} {row.iterations} steps" for row in rows}))
     lines = [
         f"### Swap quality, {when} (`benchmarks/quality.py`)",
         "",
-        f"Machine: {described_machine}. Budget: {budgets}, a new model per pair, seed 0; default "
+        f"Machine: {described_machine}. Budget: {budgets}, a new model per pair and start (scratch: "
+        "`--base none`; shipped: the preset's shipped base), seed 0; default "
         "extract, convert and evaluate options; all 75 frames evaluated. Metric definitions: "
         "[EVALUATE.md](EVALUATE.md) (means over frames; retrieval against the target and the five "
         "`identity/johns`).",
@@ -270,9 +337,22 @@ def main() -> None:
     )
     parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data")
     parser.add_argument("--presets", nargs="+", default=["tiny"], choices=sorted(BUDGETS))
-    parser.add_argument("--iterations", type=int, default=None, help="override the preset's budget")
     parser.add_argument(
-        "--pairs", nargs="+", default=None, metavar="SRC:TGT", help="GRID clip names (default: the fixed two)"
+        "--steps",
+        type=int,
+        nargs="+",
+        default=None,
+        help="evaluate at these steps (default: the preset's budget)",
+    )
+    parser.add_argument(
+        "--bases", nargs="+", default=["none"], help="none (from scratch), auto (the shipped base), or paths"
+    )
+    parser.add_argument(
+        "--pairs",
+        nargs="+",
+        default=None,
+        metavar="SRC:TGT",
+        help="GRID clip names, cremad or real (default: the fixed three)",
     )
     parser.add_argument("--work", type=Path, default=None, help="keep the facesets, models and reports here")
     parser.add_argument("--device", default="auto")
@@ -293,11 +373,14 @@ def main() -> None:
     print(RULE)
     rows: list[PairResult] = []
     for preset in args.presets:
-        iterations = args.iterations or BUDGETS[preset]
+        steps = args.steps or [BUDGETS[preset]]
         for source, target in pairs:
-            row = run_pair(args.data, source, target, preset, iterations, work, args.device, args.resume)
-            rows.append(row)
-            print(table_row(row), flush=True)
+            for base in args.bases:
+                for row in run_pair(
+                    args.data, source, target, preset, base, steps, work, args.device, args.resume
+                ):
+                    rows.append(row)
+                    print(table_row(row), flush=True)
     print()
     print("\n".join(reference_table()))
     if args.json:

@@ -165,6 +165,13 @@ class TrainConfig:
         metavar="auto|none|PATH",
     )
     balance_yaw: bool = option(False, "draw faces evenly over head yaw (turned heads as often as frontal)")
+    sharpen_fraction: float = option(
+        0.0,
+        "the last fraction of the budget trains without random warp, the learning rate falling "
+        "linearly to a tenth (0: off)",
+        minimum=0.0,
+        maximum=1.0,
+    )
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     loss: LossWeights = field(default_factory=LossWeights)
     holdout_fraction: float = option(0.05, "faces held out to pick the best save", minimum=0.0, maximum=0.49)

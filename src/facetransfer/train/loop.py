@@ -194,10 +194,32 @@ def _step_seed(seed: int, step: int, rank: int) -> int:
     return ((seed * 1_000_003 + step) * 1_009 + rank) % (2**63 - 1)
 
 
-def learning_rate(config: TrainConfig, step: int, scale: float = 1.0) -> float:
-    """The configured rate times `scale`, ramped up linearly over the first `warmup_steps`."""
+def learning_rate(config: TrainConfig, step: int, scale: float = 1.0, sharpening: float = 0.0) -> float:
+    """The configured rate times `scale`, ramped up linearly over the first `warmup_steps`, and
+    falling linearly to a tenth over the sharpening phase (`sharpening`: 0 before it, 1 at its end)."""
     warmup = min(1.0, (step + 1) / config.warmup_steps) if config.warmup_steps > 0 else 1.0
-    return config.learning_rate * scale * warmup
+    return config.learning_rate * scale * warmup * (1.0 - 0.9 * sharpening)
+
+
+def budget_progress(config: TrainConfig, step: int, elapsed_s: float) -> float | None:
+    """How far through its budget a model at `step` after `elapsed_s` seconds of training (all runs)
+    is, from 0 to 1: the furthest of the step target and the total time budget; None without either
+    (a per-run `minutes` budget says nothing of the model's whole training)."""
+    done = []
+    if config.iterations:
+        done.append(step / config.iterations)
+    if config.total_minutes:
+        done.append(elapsed_s / (config.total_minutes * 60.0))
+    return min(1.0, max(done)) if done else None
+
+
+def sharpening(config: TrainConfig, progress: float | None) -> float:
+    """Where in the final sharpening phase a model is: 0 before it (or without one), up to 1 at the
+    budget's end."""
+    if not config.sharpen_fraction or progress is None:
+        return 0.0
+    start = 1.0 - config.sharpen_fraction
+    return max(0.0, (progress - start) / config.sharpen_fraction) if progress >= start else 0.0
 
 
 def _make_optimizer(model: torch.nn.Module, config: TrainConfig, device: torch.device) -> torch.optim.AdamW:
@@ -749,7 +771,10 @@ def train(
                     break
 
                 # The learning rate and this step's random draws (a function of the step: exact resume).
-                step_lr = learning_rate(train_config, state.step, state.lr_scale)
+                elapsed_s = saver.elapsed_before_s + (time.monotonic() - saver.run_started)
+                phase = sharpening(train_config, budget_progress(train_config, state.step, elapsed_s))
+                step_lr = learning_rate(train_config, state.step, state.lr_scale, phase)
+                step_augment = replace(augment_config, random_warp=False) if phase > 0 else augment_config
                 for group in optimizer.param_groups:
                     group["lr"] = step_lr
                 augment_generator.manual_seed(_step_seed(train_config.seed, state.step, distributed.rank))
@@ -761,7 +786,7 @@ def train(
                     source_faces = source_sampler.sample(*where, 2 * train_config.seed, *ranks)
                     target_faces = target_sampler.sample(*where, 2 * train_config.seed + 1, *ranks)
                     outcome = training_step(
-                        step_model, optimizer, loss_fn, augment_config, source_faces, target_faces,
+                        step_model, optimizer, loss_fn, step_augment, source_faces, target_faces,
                         augment_generator, memory_format, use_bf16, train_config.clip_grad_norm,
                     )  # fmt: skip
                 except torch.OutOfMemoryError:
