@@ -17,6 +17,7 @@ from facetransfer.options import all_sections, build, option_fields, read_config
 COMMAND_FLAGS: dict[str, set[str]] = {
     "extract": {"-h", "--help", "-o", "--output", "--json", "--config", "--print-config"},
     "train": {"-h", "--help", "-o", "--output", "--preset", "--config", "--print-config"},
+    "pretrain": {"-h", "--help", "-o", "--output", "--preset", "--config", "--print-config"},
     "convert": {"-h", "--help", "-m", "--model", "-o", "--output", "--json", "--config", "--print-config"},
     "swap": {"-h", "--help", "-o", "--output", "--config", "--print-config"},
     "evaluate": {
@@ -24,6 +25,8 @@ COMMAND_FLAGS: dict[str, set[str]] = {
     },
     "verify": {"-h", "--help", "--json", "--frames"},
     "info": {"-h", "--help", "--json", "--sheet", "--sheet-max"},
+    "export": {"-h", "--help", "-o", "--output", "--json", "--config", "--print-config"},
+    "live": {"-h", "--help", "-m", "--model", "--json", "--config", "--print-config"},
 }  # fmt: skip
 REPO = Path(__file__).resolve().parents[3]
 
