@@ -204,7 +204,8 @@ def test_a_tiny_swap_from_the_page_to_the_playing_result(
             "encoder-preset": "ultrafast",
         }.items():
             set_option(browser, flag, value)
-        screenshot(browser, "new-swap")
+        js(browser, "document.querySelector('#all-options-box').open = false")
+        screenshot(browser, "new-swap", scroll_to="#view-new")
         browser.find_element("css selector", "#start").click()
         wait_for("the swap page", lambda: "#/job/bbaf2n-to-lbbc2a" in browser.current_url, 10)
 
@@ -276,8 +277,17 @@ def test_a_tiny_swap_from_the_page_to_the_playing_result(
         assert "identity_to_source" in text_of(browser, "#evaluate-table")
         wait_for("the plot", lambda: (prop(browser, "#evaluation img", ".naturalWidth") or 0) > 100, 30)
         screenshot(browser, "evaluation", scroll_to="#evaluation")
+        # a second swap, on a file that is not a video, fails beside it in the list
+        (work / "notes.mp4").write_text("not a video\n")
+        status, _ = server.request(
+            "/api/jobs",
+            data={"sources": [str(grid / "bbaf2n.mpg")], "target": str(work / "notes.mp4"),
+                  "options": {"preset": "tiny", "minutes": 1}},
+        )  # fmt: skip
+        assert status == 201
         browser.get(server.base + "/#/jobs")
-        wait_for("the list", lambda: "done" in text_of(browser, "#jobs-table tbody"), 10)
+        wait_for("the failure in the list", lambda: "failed: " in text_of(browser, "#jobs-table tbody"), 120)
+        assert "done" in text_of(browser, "#jobs-table tbody")
         screenshot(browser, "swaps")
     finally:
         server.stop()

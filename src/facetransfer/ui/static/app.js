@@ -69,7 +69,7 @@ function renderJobs() {
     body.append(element("tr", { "data-name": job.name },
       element("td", {}, link),
       element("td", {}, element("span", { class: `badge ${job.state}`, text: job.state }), " ",
-              element("span", { class: "line", text: job.line })),
+              element("span", { class: "line", text: job.line === job.state ? "" : job.line })),
       element("td", {}, job.from_app ? "" : element("span", { class: "muted", text: "command line" }))));
   }
 }
