@@ -3,7 +3,8 @@
 The same `facetransfer train` command a cloud job runs (deploy/train.yaml) writes its model folder
 into a separate folder standing in for the bucket. It is killed with SIGKILL at random moments (no
 chance to save, as when a spot machine vanishes), then started again unchanged, as the orchestrator
-does on a new machine; after the last kill it runs to the end. An uninterrupted run of the same
+does on a new machine; after the last kill it runs to the end. Each kill comes after the run has
+saved something new, at a random moment within the next save interval. An uninterrupted run of the same
 command with the same seed writes a reference model. The drill reports whether both stop at the same
 step and how far apart their weights are (0.0: bit-identical).
 
@@ -20,6 +21,7 @@ import argparse
 import json
 import os
 import random
+import shutil
 import signal
 import subprocess
 import sys
@@ -88,28 +90,45 @@ def run_to_end(command: list[str]) -> float:
     return time.perf_counter() - started
 
 
-def run_with_kills(
-    command: list[str], kills: int, duration_s: float, rng: random.Random
-) -> list[dict[str, Any]]:
-    """Start `command`, SIGKILL it after a random time, start it again, `kills` times; then let the
-    last run finish. Returns what each killed run had saved when it died."""
+def _saved_step(model: Path) -> int | None:
     from facetransfer.modelfolder.checkpoints import latest_checkpoint, read_state
 
+    checkpoint = latest_checkpoint(model) if model.exists() else None
+    return read_state(checkpoint).step if checkpoint else None
+
+
+def run_with_kills(
+    command: list[str], kills: int, save_interval_s: float, rng: random.Random
+) -> list[dict[str, Any]]:
+    """Start `command` and SIGKILL it at a random moment, `kills` times, starting it again each time;
+    then let the last run finish. Each kill comes once the run has saved something new (so every
+    run makes progress, as a job on a spot machine does) plus a random part of one save interval
+    (so the kill usually lands between saves, and the steps since the last save are lost).
+    Returns what each killed run had saved when it died."""
     model = Path(command[command.index("-o") + 1])
     events: list[dict[str, Any]] = []
     for _ in range(kills):
-        delay_s = rng.uniform(0.15, 0.85) * duration_s
+        before = _saved_step(model)
+        started = time.perf_counter()
         process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        while process.poll() is None and _saved_step(model) == before:
+            time.sleep(0.05)
+        delay_s = rng.uniform(0.0, save_interval_s)
         try:
             process.wait(timeout=delay_s)
-            finished = True  # it ended before the kill: a faster run than the reference
+            finished = True  # it reached the budget before the kill
         except subprocess.TimeoutExpired:
             process.send_signal(signal.SIGKILL)
             process.wait()
             finished = False
-        checkpoint = latest_checkpoint(model) if model.exists() else None
-        saved = read_state(checkpoint).step if checkpoint else None
-        events.append({"killed_after_s": round(delay_s, 2), "finished_first": finished, "saved_step": saved})
+        events.append(
+            {
+                "killed_after_s": round(time.perf_counter() - started, 2),
+                "finished_first": finished,
+                "saved_step_before": before,
+                "saved_step": _saved_step(model),
+            }
+        )
     run_to_end(command)
     return events
 
@@ -120,8 +139,14 @@ def drill(
     facesets = prepare_facesets(workdir / "facesets")
     reference = workdir / "reference" / "model"
     bucket = workdir / "bucket" / "model"  # the bucket's stand-in: another folder
-    for folder in (reference.parent, bucket.parent):
-        folder.mkdir(parents=True, exist_ok=True)
+    from facetransfer.modelfolder.config import is_model_dir
+
+    for model in (reference, bucket):  # both runs start afresh; only a model folder is removed
+        if is_model_dir(model):
+            shutil.rmtree(model)
+        elif model.exists():
+            raise SystemExit(f"{model}: not a model folder; choose another --workdir")
+        model.parent.mkdir(parents=True, exist_ok=True)
     duration_s = run_to_end(train_command(facesets, reference, iterations, seed, save_every))
     events = run_with_kills(
         train_command(facesets, bucket, iterations, seed, save_every),
