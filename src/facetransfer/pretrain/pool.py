@@ -200,6 +200,8 @@ def pool_faces(
                         "path": recorded_source_path(path, output, config.anonymous),
                         "kind": kind,
                         "items": len(items),
+                        # a pooled faceset's own inputs, so that a base names the media it learned
+                        "sources": _origins(path) if kind == "faceset" else [],
                     }
                     for path, (kind, items) in zip(paths, plan, strict=True)
                 ],
@@ -246,6 +248,14 @@ def pool_faces(
         output,
     )
     return summary
+
+
+def _origins(faceset: Path) -> list[str]:
+    """The media a faceset was made from (for a pool: what its inputs were made from), by name."""
+    found: list[str] = []
+    for source in open_faceset(faceset).manifest.sources:
+        found.extend(source.get("sources") or [Path(str(source.get("path", ""))).name])
+    return found
 
 
 def _plan_input(path: Path) -> tuple[str, list[Path]]:

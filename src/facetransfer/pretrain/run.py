@@ -84,7 +84,11 @@ def pretrain(
     description = {
         "kind": "base",
         "faces": int(manifest.counts.get("faces", 0)),
-        "sources": [str(source.get("path", "")) for source in manifest.sources],
+        "sources": [
+            name
+            for source in manifest.sources
+            for name in source.get("sources") or [str(source.get("path", ""))]
+        ],
         "pool": POOL_DIR,
     }
     return train(pool, pool, base_dir, config, description=description, own_entries=frozenset({POOL_DIR}))
