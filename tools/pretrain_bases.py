@@ -1,11 +1,14 @@
 """Pretrain the shipped bases, resumably, and write candidate base files.
 
     python tools/pretrain_bases.py --preset cpu --iterations 20000 [--work ../pretrain-work]
-        [--pool ../shared/data/pretrain/lfw ../shared/data/pretrain/utkface]
+        [--pool ../shared/data/pretrain/lfw ../shared/data/pretrain/utkface] [-- PRETRAIN OPTIONS]
 
 Each run resumes `WORK/<preset>/` (a `facetransfer pretrain` base folder; its pool is extracted on
 the first run only) until the base reaches `--iterations` (or `--minutes` of this run pass), then
-writes `WORK/<preset>.candidate.safetensors` (fp16) and prints the base's step and held-out loss.
+writes `WORK/<preset>.candidate.safetensors` (fp16, the base's best checkpoint by held-out loss) and
+prints its step and held-out loss. Options after `--` go to `facetransfer pretrain` (for example
+`-- --learning-rate 0.001 --clip-grad-norm 5`, which the `tiny` base needed: at the preset's 0.003 it
+collapsed after 2,700 steps).
 Copy a candidate to `src/facetransfer/data/bases/<preset>.safetensors` only when the quality
 benchmark (`benchmarks/quality.py --base`) shows it better than the base shipped now.
 """
@@ -33,6 +36,7 @@ def main() -> int:
     parser.add_argument("--work", type=Path, default=ROOT.parent / "pretrain-work")
     parser.add_argument("--pool", type=Path, nargs="+", default=DEFAULT_POOL, help="photo folders, facesets")
     parser.add_argument("--threads", type=int, default=0)
+    parser.add_argument("extra", nargs="*", help="options for facetransfer pretrain (after --)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
 
@@ -44,6 +48,7 @@ def main() -> int:
     ]  # fmt: skip
     if args.minutes:
         command += ["--minutes", str(args.minutes)]
+    command += args.extra
     finished = subprocess.run(command, check=False)
     if finished.returncode not in (0, 130, 143):
         return finished.returncode

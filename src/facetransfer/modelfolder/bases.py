@@ -34,7 +34,13 @@ from facetransfer import __version__
 from facetransfer.errors import CheckpointError, ConfigError
 from facetransfer.fsutil import atomic_path
 from facetransfer.modelfolder.checkpoints import latest_checkpoint, read_state, sha256_file
-from facetransfer.modelfolder.config import WEIGHTS_NAME, describe_architecture, is_model_dir, read_config
+from facetransfer.modelfolder.config import (
+    BEST_DIR,
+    WEIGHTS_NAME,
+    describe_architecture,
+    is_model_dir,
+    read_config,
+)
 from facetransfer.models.base import FaceSwapModel
 from facetransfer.presets import ModelConfig
 
@@ -88,10 +94,10 @@ def resolve_base(spec: str, preset: str | None) -> BaseSource | None:
     return read_base_file(path)
 
 
-def read_base_folder(folder: Path) -> BaseSource:
-    """The base that a model folder is: its latest checkpoint."""
+def read_base_folder(folder: Path, best: bool = False) -> BaseSource:
+    """The base that a model folder is: its latest checkpoint (with `best`, its best one)."""
     config = read_config(folder)
-    checkpoint = latest_checkpoint(folder)
+    checkpoint = folder / BEST_DIR if best else latest_checkpoint(folder)
     if checkpoint is None or not (checkpoint / WEIGHTS_NAME).is_file():
         raise CheckpointError(f"{folder}: has no saved checkpoint to start from; train it first")
     state = read_state(checkpoint)
@@ -187,9 +193,10 @@ def apply_base(model: FaceSwapModel, base: BaseSource) -> dict[str, Any]:
 
 
 def export_base(model_dir: str | os.PathLike[str], output: str | os.PathLike[str], fp16: bool = True) -> Path:
-    """Write the latest checkpoint of a base (or pair) model folder as one base file (fp16 by default),
-    with the architecture and what it learned in its metadata. Written atomically."""
-    source = read_base_folder(Path(model_dir))
+    """Write the best checkpoint (lowest held-out loss) of a base (or pair) model folder as one base
+    file (fp16 by default), with the architecture and what it learned in its metadata. Written
+    atomically."""
+    source = read_base_folder(Path(model_dir), best=True)
     config = read_config(model_dir)
     tensors = _read_tensors(source.weights)
     if fp16:
