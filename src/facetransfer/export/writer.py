@@ -96,7 +96,12 @@ def _check_inputs(model_dir: Path, output: Path, config: ExportConfig) -> None:
         )
     wanted = ".dfm" if config.format == "dfm" else ".onnx"
     if output.suffix.lower() != wanted:
-        raise ConfigError(f"{output}: a {config.format} export must end in {wanted}; rename the output")
+        other = "dfm" if config.format == "onnx" else "onnx"
+        hint = f"add --format {other}" if output.suffix.lower() == f".{other}" else "rename the output"
+        raise ConfigError(
+            f"{output}: the {config.format} format is written to a {wanted} file; {hint} "
+            f"(or name it *{wanted})"
+        )
     check_output(output, [model_dir], overwrite=config.overwrite, is_ours=is_export_file, what="export")
     parent = output.resolve().parent
     if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):

@@ -8,7 +8,8 @@ Three threads, joined by one-frame mailboxes, never by queues::
 The capture thread overwrites a frame that the model has not taken yet (it is dropped and counted),
 so when the swap is slower than the input, the output skips frames instead of falling behind: what
 is shown is never more than about one frame of work old. With `benchmark`, a video file is read as
-fast as the swap takes its frames (nothing is dropped) to measure the swap's own speed. Latency is
+fast as the swap takes its frames, each one when the swap asks for it (nothing is dropped), to
+measure the swap's own speed. Latency is
 measured per frame from its capture to the return of the output's write.
 """
 
@@ -41,12 +42,15 @@ Item = TypeVar("Item")
 
 class Mailbox(Generic[Item]):
     """A one-item handoff between two threads. `put_latest` replaces an item not yet taken (and counts
-    it as dropped); `put_wait` waits until the slot is free. `get` returns None once closed and empty."""
+    it as dropped); `put_wait` waits until the slot is free; `wait_for_reader` until the slot is free
+    and the reader waits in `get` (a producer that makes items on demand). `get` returns None once
+    closed and empty."""
 
     def __init__(self) -> None:
         self._condition = threading.Condition()
         self._item: Item | None = None
         self._closed = False
+        self._readers_waiting = 0
         self.dropped = 0
 
     def put_latest(self, item: Item) -> None:
@@ -63,10 +67,18 @@ class Mailbox(Generic[Item]):
             self._item = item
             self._condition.notify_all()
 
+    def wait_for_reader(self, stop: threading.Event) -> None:
+        with self._condition:
+            while (self._item is not None or not self._readers_waiting) and not stop.is_set():
+                self._condition.wait(0.05)
+
     def get(self, stop: threading.Event) -> Item | None:
         with self._condition:
+            self._readers_waiting += 1
+            self._condition.notify_all()
             while self._item is None and not self._closed and not stop.is_set():
                 self._condition.wait(0.05)
+            self._readers_waiting -= 1
             item, self._item = self._item, None
             self._condition.notify_all()
             return item
@@ -223,9 +235,13 @@ def run_live(
     provenance = config.provenance
     if provenance.enabled and file_output and can_sign(Path(config.output)):
         resolve_credentials(provenance)
-    predictor = load_live_model(model, config)
-    finder = FaceFinder(create_detector(config.detector), MeshLandmarker(), config.redetect_every)
-    source: FrameSource = open_source(config.input, config.benchmark)
+    source: FrameSource = open_source(config.input, config.benchmark)  # a bad input fails first
+    try:
+        predictor = load_live_model(model, config)
+        finder = FaceFinder(create_detector(config.detector), MeshLandmarker(), config.redetect_every)
+    except BaseException:
+        source.close()
+        raise
     payload = new_payload() if provenance.enabled else None
     marker = (
         Watermarker(source.width, source.height, payload, provenance.watermark_strength)
@@ -263,14 +279,17 @@ def run_live(
 
     def capture() -> None:
         try:
-            for frame in source.frames():
-                if stop.is_set():
+            frames = source.frames()
+            while not stop.is_set():
+                if config.benchmark:
+                    # a camera exactly as fast as the swap: the next frame is read when asked for,
+                    # so its latency is the swap's, not the time it would sit waiting
+                    captured.wait_for_reader(stop)
+                frame = next(frames, None)
+                if frame is None or stop.is_set():
                     break
                 counts["captured"] += 1
-                if config.benchmark:
-                    captured.put_wait(frame, stop)
-                else:
-                    captured.put_latest(frame)
+                captured.put_latest(frame)
         except BaseException as error:
             errors.append(error)
             stop.set()

@@ -148,7 +148,7 @@ def test_dfm_loader_refuses_the_project_layout(model_folders: dict[str, Path], t
 def test_bad_inputs_are_refused_before_work(model_folders: dict[str, Path], tmp_path: Path) -> None:
     with pytest.raises(CheckpointError, match="no such model folder"):
         export_model(tmp_path / "missing", tmp_path / "x.onnx")
-    with pytest.raises(ConfigError, match=r"must end in \.dfm"):
+    with pytest.raises(ConfigError, match=r"written to a \.dfm file"):
         export_model(model_folders["df"], tmp_path / "x.onnx", ExportConfig(format="dfm"))
     foreign = tmp_path / "someone.onnx"
     foreign.write_bytes(b"not ours")
