@@ -3,8 +3,8 @@
 The same `facetransfer train` command a cloud job runs (deploy/train.yaml) writes its model folder
 into a separate folder standing in for the bucket. It is killed with SIGKILL at random moments (no
 chance to save, as when a spot machine vanishes), then started again unchanged, as the orchestrator
-does on a new machine; after the last kill it runs to the end. Each kill comes after the run has
-saved something new, at a random moment within the next save interval. An uninterrupted run of the same
+does on a new machine; after the last kill it runs to the end. Each kill comes at a random moment of
+the training the run still has to do (timed from the uninterrupted run). An uninterrupted run of the same
 command with the same seed writes a reference model. The drill reports whether both stop at the same
 step and how far apart their weights are (0.0: bit-identical).
 
@@ -98,22 +98,20 @@ def _saved_step(model: Path) -> int | None:
 
 
 def run_with_kills(
-    command: list[str], kills: int, save_interval_s: float, rng: random.Random
+    command: list[str], kills: int, startup_s: float, training_s: float, iterations: int, rng: random.Random
 ) -> list[dict[str, Any]]:
     """Start `command` and SIGKILL it at a random moment, `kills` times, starting it again each time;
-    then let the last run finish. Each kill comes once the run has saved something new (so every
-    run makes progress, as a job on a spot machine does) plus a random part of one save interval
-    (so the kill usually lands between saves, and the steps since the last save are lost).
-    Returns what each killed run had saved when it died."""
+    then let the last run finish. A run needs `startup_s` before its first step and about
+    `training_s` for all `iterations` steps (the uninterrupted run's times); each kill comes at a
+    random moment of the training still left to do, so it lands mid-run (usually between saves, and
+    the steps since the last save are lost). Returns what each killed run had saved when it died."""
     model = Path(command[command.index("-o") + 1])
     events: list[dict[str, Any]] = []
     for _ in range(kills):
         before = _saved_step(model)
-        started = time.perf_counter()
+        left = (iterations - (before or 0)) / iterations
+        delay_s = startup_s + rng.uniform(0.1, 0.9) * training_s * left
         process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        while process.poll() is None and _saved_step(model) == before:
-            time.sleep(0.05)
-        delay_s = rng.uniform(0.0, save_interval_s)
         try:
             process.wait(timeout=delay_s)
             finished = True  # it reached the budget before the kill
@@ -123,7 +121,7 @@ def run_with_kills(
             finished = False
         events.append(
             {
-                "killed_after_s": round(time.perf_counter() - started, 2),
+                "killed_after_s": round(delay_s, 2),
                 "finished_first": finished,
                 "saved_step_before": before,
                 "saved_step": _saved_step(model),
@@ -131,6 +129,13 @@ def run_with_kills(
         )
     run_to_end(command)
     return events
+
+
+def startup_seconds() -> float:
+    """Time a new process takes to load what training needs (PyTorch, the package)."""
+    started = time.perf_counter()
+    subprocess.run([sys.executable, "-c", "import facetransfer.train.loop"], check=True)
+    return time.perf_counter() - started
 
 
 def drill(
@@ -148,10 +153,14 @@ def drill(
             raise SystemExit(f"{model}: not a model folder; choose another --workdir")
         model.parent.mkdir(parents=True, exist_ok=True)
     duration_s = run_to_end(train_command(facesets, reference, iterations, seed, save_every))
+    startup_s = startup_seconds()
+    training_s = max(0.1 * duration_s, duration_s - startup_s)
     events = run_with_kills(
         train_command(facesets, bucket, iterations, seed, save_every),
         kills,
-        duration_s,
+        startup_s,
+        training_s,
+        iterations,
         random.Random(rng_seed),
     )
     reference_step, reference_weights = model_state(reference)
@@ -162,6 +171,7 @@ def drill(
         "save_every_steps": save_every,
         "seed": seed,
         "reference_seconds": round(duration_s, 1),
+        "startup_seconds": round(startup_s, 1),
         "kills": events,
         "reference_step": reference_step,
         "step": step,

@@ -29,7 +29,7 @@ def test_three_kills_end_where_an_uninterrupted_run_ends(shared_data: Path, tmp_
     assert result_path.is_file(), completed.stderr[-2000:]
     result = json.loads(result_path.read_text())
     assert len(result["kills"]) == 3
-    # every kill hit a run mid-way (after a save of its own), or the drill tested less than it says
+    # every kill hit a run mid-way, or the drill tested less than it says
     assert all(not kill["finished_first"] for kill in result["kills"]), result
     assert result["step"] == result["reference_step"] == result["iterations"], result
     assert result["bit_identical"], (
