@@ -151,6 +151,9 @@ class Runner:
         """Stop the work folder's worker (it saves first) or take it off the queue; False when it
         was neither running nor queued."""
         with self.lock:
+            if self.current is not None and self.current.workdir == workdir and self.process is None:
+                self.stop_requested = True  # about to start: `_run` stops it as soon as it has started
+                return True
             if self.current is not None and self.current.workdir == workdir and self.process is not None:
                 self.stop_requested = True
                 status = read_status(workdir)
@@ -262,6 +265,10 @@ class Runner:
                 )
                 self.process = process
                 status.pid = process.pid
+                if self.stop_requested:
+                    if task.action != "evaluate":
+                        status.state = "stopping"
+                    process.send_signal(signal.SIGTERM)
                 write_status(task.workdir, status)
             self.on_change()
             assert process.stdout is not None
