@@ -11,7 +11,7 @@ from typing import Any
 from facetransfer.commands.configs import add_config_flags, add_stage_flags, given_values, print_config
 from facetransfer.errors import ConfigError, FacetransferError
 from facetransfer.options import build
-from facetransfer.presets import ModelConfig, TrainConfig, get_preset
+from facetransfer.presets import ModelConfig, TrainConfig
 from facetransfer.swap.config import SwapConfig
 
 STAGES = {"swap": SwapConfig, "model": ModelConfig, "train": TrainConfig}
@@ -58,14 +58,14 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from facetransfer.swap.pipeline import run_swap
-    from facetransfer.train.loop import default_preset_name
+    from facetransfer.train.loop import new_model_config
 
     if len(args.media) < 2 and not args.targets:
         raise ConfigError("swap needs at least one SOURCE and a TARGET")
     values = given_values(args, args.parser, STAGES)
     config = build(SwapConfig, values)
-    preset = get_preset(config.preset or default_preset_name())
-    model, train = build(ModelConfig, values, preset.model), build(TrainConfig, values, preset.train)
+    new_model = new_model_config(config.preset, values)  # the architecture may come from --base
+    model, train = new_model.model, new_model.train
     config = replace(config, model=model, train=train)
     if args.print_config:
         return print_config({"swap": config, "model": model, "train": train})
