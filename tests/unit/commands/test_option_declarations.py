@@ -18,7 +18,10 @@ COMMAND_FLAGS: dict[str, set[str]] = {
     "extract": {"-h", "--help", "-o", "--output", "--json", "--config", "--print-config"},
     "train": {"-h", "--help", "-o", "--output", "--preset", "--config", "--print-config"},
     "pretrain": {"-h", "--help", "-o", "--output", "--preset", "--config", "--print-config"},
-    "convert": {"-h", "--help", "-m", "--model", "-o", "--output", "--json", "--config", "--print-config"},
+    "convert": {
+        "-h", "--help", "-m", "--model", "-o", "--output", "--target-list", "--json", "--config",
+        "--print-config",
+    },
     "swap": {"-h", "--help", "-o", "--output", "--config", "--print-config"},
     "evaluate": {
         "-h", "--help", "--source", "--target", "--json", "--report", "--config", "--print-config"
