@@ -22,7 +22,7 @@ COMMAND_FLAGS: dict[str, set[str]] = {
         "-h", "--help", "-m", "--model", "-o", "--output", "--target-list", "--json", "--config",
         "--print-config",
     },
-    "swap": {"-h", "--help", "-o", "--output", "--config", "--print-config"},
+    "swap": {"-h", "--help", "-o", "--output", "--targets", "--config", "--print-config"},
     "evaluate": {
         "-h", "--help", "--source", "--target", "--json", "--report", "--config", "--print-config"
     },
