@@ -28,6 +28,7 @@ COMMAND_FLAGS: dict[str, set[str]] = {
     },
     "verify": {"-h", "--help", "--json", "--frames"},
     "info": {"-h", "--help", "--json", "--sheet", "--sheet-max"},
+    "ui": {"-h", "--help", "--config", "--print-config"},
     "export": {"-h", "--help", "-o", "--output", "--json", "--config", "--print-config"},
     "live": {"-h", "--help", "-m", "--model", "--json", "--config", "--print-config"},
 }  # fmt: skip
