@@ -111,3 +111,14 @@ def test_a_video_plays_in_real_time_unless_benchmarking(shared_data: Path) -> No
             assert elapsed_s >= 12 / 25 - 0.02  # frame 12 is released 0.48 s after the start
         else:
             assert elapsed_s < 12 / 25
+
+
+def test_a_url_is_opened_as_a_stream(shared_data: Path) -> None:
+    source = open_source(f"file://{shared_data / 'video/grid/lbbc2a.mpg'}", benchmark=False)
+    try:
+        assert source.description.startswith("stream file://") and (source.width, source.height) == (360, 288)
+        assert sum(1 for _ in source.frames()) == 75
+    finally:
+        source.close()
+    with pytest.raises(MediaError, match="cannot open the stream"):
+        open_source("rtsp://127.0.0.1:9/nothing", benchmark=False)
