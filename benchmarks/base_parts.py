@@ -64,7 +64,7 @@ def main() -> None:
             model_class.BASE_REINITIALISED = policy
             try:
                 values = {"train.base": base, "train.iterations": args.steps, "train.threads": args.threads}
-                values.update({"train.save_every_steps": max(1, args.steps // 4), "train.preview_every": 0})
+                values.update({"train.save_every_steps": max(1, args.steps // 10), "train.preview_every": 0})
                 values.update({"train.keep_saves": 100, "model.name": architecture})
                 config = resolve_config(model_dir, args.preset, values=values)
                 train(facesets[source_name], facesets[target_name], model_dir, config)

@@ -130,6 +130,7 @@ def run_pair(
     work: Path,
     device: str,
     resume: bool = False,
+    threads: int = 0,
 ) -> list[PairResult]:
     """Extract, train, convert and evaluate one pair in `work/<source>_to_<target>/`, one model per
     preset and base, evaluated at each of `steps`. With `resume`, facesets, models and swaps already
@@ -151,7 +152,7 @@ def run_pair(
             if not trained:  # a new model; an existing one keeps its own architecture
                 train_args += ["--preset", preset, "--base", base]
             train_args += ["--iterations", str(iterations), "--seed", "0", "--device", device]
-            train_args += ["--save-every-steps", str(iterations)]
+            train_args += ["--save-every-steps", str(iterations), "--threads", str(threads)]
             run_cli(train_args, log)
             trained = _model_info(model)
         swap = folder / f"swap_{preset}_{base_tag(base)}_{iterations}.mp4"
@@ -356,6 +357,7 @@ def main() -> None:
     )
     parser.add_argument("--work", type=Path, default=None, help="keep the facesets, models and reports here")
     parser.add_argument("--device", default="auto")
+    parser.add_argument("--threads", type=int, default=0, help="training threads (0: one per core)")
     parser.add_argument(
         "--resume", action="store_true", help="reuse facesets, models and swaps already in --work"
     )
