@@ -22,7 +22,7 @@ def register(subparsers: Any) -> None:
         "visible label on every output frame; frames are dropped, never queued, when the swap is slower "
         "than the input. A line with the fps and the latency is printed every second. Ctrl-C (or q in the "
         "window) stops; a file output is kept. Live defaults differ from convert's: the label is on "
-        f"('{LIVE_LABEL}'; --label none turns it off), --crf 20, --encoder-preset veryfast. "
+        f"('{LIVE_LABEL}'; --label none turns it off), --crf 20, --encoder-preset ultrafast. "
         "See docs/LIVE.md.",
     )
     parser.add_argument(

@@ -50,7 +50,7 @@ def test_put_wait_waits_for_the_reader() -> None:
 def test_live_defaults_show_that_it_is_a_deep_fake() -> None:
     config = LiveConfig()
     assert config.provenance.label == LIVE_LABEL and config.provenance.enabled
-    assert config.encode.encoder_preset == "veryfast"
+    assert config.encode.encoder_preset == "ultrafast"
 
 
 def test_outputs_are_checked_before_any_work(tmp_path: Path) -> None:
