@@ -31,8 +31,8 @@ class UiServer:
 
     @property
     def base(self) -> str:
-        parts = urlsplit(self.address)
-        return f"{parts.scheme}://{parts.netloc}"
+        """The app on this machine's loopback address (the printed one may name the machine)."""
+        return f"http://127.0.0.1:{urlsplit(self.address).port}"
 
     def request(
         self, path: str, data: Any = None, method: str | None = None, headers: dict[str, str] | None = None

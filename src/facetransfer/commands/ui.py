@@ -70,6 +70,8 @@ def run(args: argparse.Namespace) -> int:
     root = app.app.state.ui.root
     recover_statuses(find_work_folders(root))
     host, port = sock.getsockname()[:2]
+    if host in ("0.0.0.0", "::"):  # every address: name the machine, as others reach it
+        host = socket.gethostname()
     shown = f"[{host}]" if ":" in host else host
     address = f"http://{shown}:{port}/" + (f"?token={token}" if token else "")
     print(f"facetransfer ui: {address}", flush=True)
