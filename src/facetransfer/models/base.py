@@ -34,7 +34,8 @@ class FaceSwapModel(nn.Module):
     name: ClassVar[str] = ""
     BASE_REINITIALISED: ClassVar[tuple[str, ...]] = ()
     """Parts that start from fresh random weights when a new model starts from a pretrained base
-    (the others are copied; see `modelfolder.bases`)."""
+    (the others are copied; see `modelfolder.bases`). None for `df` and `liae`: re-initialising
+    `inter` / `inter_both`, as DeepFaceLab does, was measured no better (docs/BASES.md)."""
 
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()

@@ -25,9 +25,6 @@ from facetransfer.presets import ModelConfig
 
 @register_model("liae")
 class LIAEModel(FaceSwapModel):
-    # as DeepFaceLab does when pretraining ends: the shared code is learned again for the pair
-    BASE_REINITIALISED = ("inter_both",)
-
     def __init__(self, config: ModelConfig) -> None:
         super().__init__(config)
         lowest_px = config.resolution // (32 if config.depth_to_space else 16)

@@ -16,7 +16,7 @@ from facetransfer.cli import main
 from facetransfer.extract.config import ExtractConfig
 from facetransfer.modelfolder.bases import apply_base, export_base, read_base_file, shipped_base_path
 from facetransfer.modelfolder.checkpoints import sha256_file
-from facetransfer.models.registry import build_model
+from facetransfer.models.registry import MODELS, build_model
 from facetransfer.presets import PRESETS
 from facetransfer.pretrain.run import pretrain, resolve_pretrain_config
 
@@ -53,10 +53,17 @@ def test_pretrain_pools_both_sides_and_resumes(
     assert len(info["pool"]["sources"]) == 2
 
 
-@pytest.mark.parametrize("architecture", ["df", "liae"])
+@pytest.mark.parametrize(
+    ("architecture", "reinitialised"), [("df", ()), ("liae", ()), ("liae", ("inter_both",))]
+)
 def test_a_new_model_copies_the_kept_parts_of_a_base(
-    face_pair: tuple[Path, Path], tmp_path: Path, architecture: str
+    face_pair: tuple[Path, Path],
+    tmp_path: Path,
+    architecture: str,
+    reinitialised: tuple[str, ...],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    monkeypatch.setattr(MODELS[architecture], "BASE_REINITIALISED", reinitialised)
     base_dir = _pretrained(tmp_path, face_pair, architecture, 2)
     base_weights = _weights(base_dir, 2)
     source, target = (str(path) for path in face_pair)
@@ -65,7 +72,7 @@ def test_a_new_model_copies_the_kept_parts_of_a_base(
     assert main([*arguments, "--base", str(base_dir)]) == 0
     start = _weights(model_dir, 0)
     record = json.loads((model_dir / "config.json").read_text())["data"]["base"]
-    expected_reinitialised = ["inter_both"] if architecture == "liae" else []
+    expected_reinitialised = list(reinitialised)
     assert record["kind"] == "base" and record["step"] == 2
     assert record["reinitialised"] == expected_reinitialised
     assert record["sha256"] == sha256_file(base_dir / "checkpoints" / "step_00000002" / "model.safetensors")
