@@ -395,6 +395,7 @@ async def job_file(request: Request) -> Response:
     path = paths.get(kind)
     if path is None or not path.is_file():
         raise HTTPException(404, f"no {kind} file for {workdir.name}")
+    path = state.roots.check(path)  # a work folder's records may name any path: serve only the roots
     if kind in ("log", "config"):
         return PlainTextResponse(path.read_text(encoding="utf-8", errors="replace"))
     disposition = "attachment" if request.query_params.get("download") else "inline"

@@ -3,6 +3,7 @@ roots, uploads, one-line errors, and a swap that fails on a bad input."""
 
 from __future__ import annotations
 
+import json
 import time
 import urllib.error
 import urllib.request
@@ -172,3 +173,19 @@ def test_swaps_queue_and_run_one_at_a_time(server: UiServer, folders: Folders) -
     first, second = details
     assert first["state"] == second["state"] == "failed"
     assert second["status"]["started"] >= first["status"]["finished"]  # never both at once
+
+
+def test_a_work_folder_cannot_make_the_app_serve_a_file_outside_the_roots(
+    server: UiServer, folders: Folders
+) -> None:
+    work, media = folders
+    secret = media.parent / "private" / "secret.mp4"
+    (work / "evil.work").mkdir()
+    stages = {"format": "facetransfer-work", "version": 1, "stages": {"convert": {"output": str(secret)}}}
+    (work / "evil.work" / "stages.json").write_text(json.dumps(stages))
+    status, listed = server.request("/api/jobs")
+    assert [job["name"] for job in listed["jobs"]] == ["evil"]
+    status, payload = server.request("/api/jobs/evil/files/output")
+    assert status == 403 and "outside the folders this app may open" in payload["error"]
+    status, _ = server.request("/api/jobs/..%2Fetc/files/output")
+    assert status == 404
