@@ -25,7 +25,7 @@ def _live_provenance() -> ProvenanceConfig:
 
 def _live_encoding() -> EncodeOptions:
     # the file sink must keep up live: at 720p on 2 cores x264 "ultrafast" took 20 ms a frame where
-    # "veryfast" took 38 (and the swap 20 fps against 16.5, p95 latency 87 ms against 145)
+    # "veryfast" took 38 (and the swap ran at 20 fps against 16.5, p95 latency 87 ms against 140-150)
     return EncodeOptions(crf=20, encoder_preset="ultrafast")
 
 
