@@ -1,7 +1,7 @@
 """The layers of the package, read from the `import` statements of its source (no module is run).
 
-- The stages (extract, train, convert, evaluate) never import one another: `swap` is the one
-  orchestrator that chains them, and the command line (`cli`, `commands/`) and the web app (`ui/`,
+- The stages (extract, train, convert, evaluate) never import one another: `swap` and `pretrain`
+  (extract a pool, then train on it) are the orchestrators that chain them, and the command line (`cli`, `commands/`) and the web app (`ui/`,
   which runs the `swap` command) call them.
 - Everything else is a lower layer that the stages share (media, faces, faceset, models,
   modelfolder, presets, provenance, errors, fsutil, sheet, ...): it imports no stage, no `swap` and
@@ -19,7 +19,7 @@ from pathlib import Path
 
 PACKAGE_DIR = Path(__file__).resolve().parents[2] / "src" / "facetransfer"
 STAGES = frozenset({"extract", "train", "convert", "evaluate", "export"})
-ORCHESTRATORS = frozenset({"swap", "live", "commands", "cli", "__main__", "ui"})
+ORCHESTRATORS = frozenset({"swap", "pretrain", "live", "commands", "cli", "__main__", "ui"})
 
 
 @dataclass(frozen=True)
