@@ -7,7 +7,7 @@ import sys
 from typing import Any
 
 from facetransfer.commands.configs import add_config_flags, add_stage_flags, given_values, print_config
-from facetransfer.errors import EXIT_INTERRUPTED, EXIT_TERMINATED
+from facetransfer.commands.train import finish
 from facetransfer.presets import PRESETS, ModelConfig, TrainConfig
 
 STAGES = {"model": ModelConfig, "train": TrainConfig}
@@ -61,10 +61,4 @@ def run_command(args: argparse.Namespace) -> int:
         result = pretrain(args.inputs, args.output, config, progress=progress)
     finally:
         bar.close()
-    losses = ", ".join(f"{side} {value:.4f}" for side, value in result.losses.items())
-    saved = result.checkpoint.name if result.checkpoint else "no checkpoint"
-    details = f"stopped by {result.stopped_by}" + (f"; {losses}" if losses else "")
-    print(f"{result.model_dir}: base at step {result.step} ({details}); {saved}; pool in {POOL_DIR}/")
-    if result.stopped_by == "signal":
-        return EXIT_TERMINATED if result.signal_name == "SIGTERM" else EXIT_INTERRUPTED
-    return 0
+    return finish(result, "base at step", f"; pool in {POOL_DIR}/")

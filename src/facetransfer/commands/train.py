@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import argparse
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from facetransfer.commands.configs import add_config_flags, add_stage_flags, given_values, print_config
 from facetransfer.errors import EXIT_INTERRUPTED, EXIT_TERMINATED
 from facetransfer.presets import PRESETS, ModelConfig, TrainConfig
+
+if TYPE_CHECKING:
+    from facetransfer.train.loop import TrainResult
 
 STAGES = {"model": ModelConfig, "train": TrainConfig}
 
@@ -54,12 +57,17 @@ def run_command(args: argparse.Namespace) -> int:
     config = resolve_config(args.output, args.preset, values=given_values(args, args.parser, STAGES))
     if args.print_config:
         return print_config({"model": config.model, "train": config.train})
-    result = train(args.source, args.target, args.output, config)
+    return finish(train(args.source, args.target, args.output, config))
+
+
+def finish(result: TrainResult, what: str = "step", note: str = "") -> int:
+    """Print the run's line (on rank 0) and return the exit status: 0, or 130 / 143 when a signal
+    stopped it (it saved; the status says the run was cut short)."""
     if int(os.environ.get("RANK", "0")) == 0:
         losses = ", ".join(f"{side} {value:.4f}" for side, value in result.losses.items())
         saved = result.checkpoint.name if result.checkpoint else "no checkpoint"
         details = f"stopped by {result.stopped_by}" + (f"; {losses}" if losses else "")
-        print(f"{result.model_dir}: step {result.step} ({details}); {saved}")
-    if result.stopped_by == "signal":  # saved; the status says the run was cut short
+        print(f"{result.model_dir}: {what} {result.step} ({details}); {saved}{note}")
+    if result.stopped_by == "signal":
         return EXIT_TERMINATED if result.signal_name == "SIGTERM" else EXIT_INTERRUPTED
     return 0
