@@ -1,8 +1,9 @@
 """The layers of the package, read from the `import` statements of its source (no module is run).
 
-- The stages (extract, train, convert, evaluate) never import one another: `swap` and `pretrain`
-  (extract a pool, then train on it) are the orchestrators that chain them, and the command line (`cli`, `commands/`) and the web app (`ui/`,
-  which runs the `swap` command) call them.
+- The stages (extract, train, convert, evaluate, export) never import one another: `swap`,
+  `pretrain` (extract a pool, then train on it) and `live` (conversion's recipe and export's runtime
+  on frames as they arrive) are the orchestrators that chain them, and the command line (`cli`,
+  `commands/`) and the web app (`ui/`, which runs the `swap` command) call them.
 - Everything else is a lower layer that the stages share (media, faces, faceset, models,
   modelfolder, presets, provenance, errors, fsutil, sheet, ...): it imports no stage, no `swap` and
   no command.
