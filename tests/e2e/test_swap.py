@@ -47,9 +47,17 @@ def test_swap_then_resume(shared_data: Path, tmp_path: Path) -> None:
     config = SwapConfig(
         preset="tiny", compare=True, extract=ExtractConfig(crop_size=96), train=_tiny_training(iterations=12)
     )
-    report = run_swap([source], target, output, config)
+    said: list[str] = []
+    report = run_swap([source], target, output, config, progress=said.append)
     _check_output(output, target)
     assert report.comparison and probe(report.comparison).width == 2 * 360
+    # a new model starts from the preset's shipped base, and the plan line says so
+    plan = next(line for line in said if line.startswith("train:"))
+    assert "from the pretrained base tiny (step" in plan, plan
+    model_config = json.loads((tmp_path / "result.work" / "model" / "config.json").read_text())
+    assert (
+        model_config["data"]["base"]["path"] == "(shipped)" and model_config["data"]["base"]["kind"] == "base"
+    )
     assert [stage.skipped for stage in report.stages] == [False] * 5
     saved = json.loads((tmp_path / "result.work" / "report.json").read_text())
     assert saved["preset"] == "tiny" and saved["versions"]["facetransfer"]
