@@ -51,9 +51,7 @@ def describe_model(model_dir: str | os.PathLike[str]) -> dict[str, Any]:
         "coverage": config.data.get("coverage"),
         "facesets": {side: config.data.get(side) for side in ("source", "target")},
         # a base: the pool it learned; a model: the base it started from (None: from scratch)
-        "pool": (
-            {key: config.data.get(key) for key in ("faces", "sources", "pool")} if is_base else None
-        ),
+        "pool": ({key: config.data.get(key) for key in ("faces", "sources", "pool")} if is_base else None),
         "base": config.data.get("base"),
         "train": config.train.to_json(),
         "latest_checkpoint": latest.name if latest else None,

@@ -638,8 +638,8 @@ def train(
     pool of `pretrain`), neither refused nor removed."""
     started = time.monotonic()
     model_dir = Path(model_dir)
-    owned = {(model_dir / name).resolve() for name in own_entries}
-    inputs = [path for path in (source_faceset, target_faceset) if Path(path).resolve() not in owned]
+    owned = {model_dir / name for name in own_entries}  # (the pool of `pretrain`, named so by it)
+    inputs = [path for path in (source_faceset, target_faceset) if Path(path) not in owned]
     check_not_input(model_dir, inputs, "model folder")
     train_config = config.train
     distributed = Distributed.from_environment()
