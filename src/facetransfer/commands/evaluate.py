@@ -73,6 +73,7 @@ def print_summary(payload: dict[str, Any]) -> None:
         print(row("identity distance to target", "identity_to_target", ".3f"))
     print(row("pose error (deg)", "pose_error_deg", ".2f"))
     print(row("expression error", "expression_error", ".4f"))
+    print(row("detail kept (1 = target's)", "detail_ratio", ".2f"))
     print(row("flicker excess (warp)", "flicker_warp_excess", ".2f"))
     print(row("flicker excess (MAD)", "flicker_mad_excess", ".2f"))
     print(row("seam colour (dE)", "seam_color", ".2f"))
