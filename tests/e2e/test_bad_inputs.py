@@ -2149,6 +2149,12 @@ def test_the_corpus_is_large_enough() -> None:
 # ================================================================== section 5: signals
 
 
+def _default_interrupt() -> None:
+    # a suite started in the background (`make test &`) ignores SIGINT, and a child inherits that;
+    # a user's terminal does not, so the child gets Python's own Ctrl-C handling back
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _start(argv: list[str]) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, "-m", "facetransfer", "-q", *argv],
@@ -2156,6 +2162,7 @@ def _start(argv: list[str]) -> subprocess.Popen[str]:
         stderr=subprocess.PIPE,
         text=True,
         start_new_session=True,
+        preexec_fn=_default_interrupt,
     )
 
 
