@@ -75,11 +75,7 @@ def pretrain(
         logger.info("pooling the faces of %d input(s) into %s", len(inputs), pool)
         pool_faces(inputs, pool, extract, progress=progress)
     elif inputs:
-        logger.info(
-            "%s: using the pool made before (%d faces); the inputs are not read again",
-            pool,
-            len(open_faceset(pool)),
-        )
+        logger.info("%s: using the pool made before; the inputs are not read again", pool)
     manifest = open_faceset(pool).manifest
     description = {
         "kind": "base",

@@ -23,13 +23,12 @@ from facetransfer.faceset.io import is_faceset
 from facetransfer.faceset.pool import pool_facesets
 from facetransfer.fsutil import write_json_atomic
 from facetransfer.media import probe
-from facetransfer.modelfolder.config import PREVIEWS_DIR, RunConfig, is_model_dir
+from facetransfer.modelfolder.config import PREVIEWS_DIR, RunConfig
 from facetransfer.models.registry import check_name
 from facetransfer.presets import get_preset
 from facetransfer.safety import check_not_input, check_output, is_tool_file
 from facetransfer.swap.config import SwapConfig
 from facetransfer.swap.pipeline import (
-    PREVIOUS_MODEL,
     StageReport,
     _compare_stage,
     _convert_stage,
@@ -38,15 +37,13 @@ from facetransfer.swap.pipeline import (
     _start_fresh,
     _train_stage,
     _versions,
+    check_work_folder,
     default_workdir,
 )
 from facetransfer.swap.state import (
     REPORT_NAME,
-    STATE_NAME,
     WorkState,
     fingerprint,
-    is_report_file,
-    is_state_file,
 )
 from facetransfer.train.loop import default_preset_name
 
@@ -93,17 +90,8 @@ def _check_paths(
         raise OutputExistsError(f"{output_dir}: a file is there; with --targets OUTPUT is a folder")
     for output in outputs:
         check_output(output, inputs, overwrite=True, is_ours=is_tool_file, what="output video")
-    owned: list[tuple[str, Callable[[Path], bool], str]] = [
-        ("source", is_faceset, "source faceset"),
-        ("target", is_faceset, "pooled target faceset"),
-        ("model", is_model_dir, "model folder"),
-        (PREVIOUS_MODEL, is_model_dir, "previous model folder"),
-        (STATE_NAME, is_state_file, "work folder state"),
-        (REPORT_NAME, is_report_file, "swap report"),
-        *((f"{TARGETS_DIR}/{name}", is_faceset, "target faceset") for name in names),
-    ]
-    for name, is_ours, what in owned:
-        check_output(workdir / name, [*inputs, output_dir], overwrite=True, is_ours=is_ours, what=what)
+    targets = [(f"{TARGETS_DIR}/{name}", is_faceset, "target faceset") for name in names]
+    check_work_folder(workdir, [*inputs, output_dir], "pooled target faceset", targets)
 
 
 def _pool_stage(state: WorkState, facesets: Sequence[Path], pooled: Path) -> StageReport:

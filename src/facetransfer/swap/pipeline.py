@@ -111,16 +111,28 @@ def _check_paths(inputs: Sequence[Path], output: Path, comparison: Path | None, 
         check_output(
             comparison, [*inputs, output], overwrite=True, is_ours=is_tool_file, what="comparison video"
         )
+    check_work_folder(workdir, [*inputs, output])
+
+
+def check_work_folder(
+    workdir: Path,
+    protected: Sequence[Path],
+    target_what: str = "target faceset",
+    more: Sequence[tuple[str, Callable[[Path], bool], str]] = (),
+) -> None:
+    """Everything a swap writes into `workdir` (and `more` entries: name, marker test, what it is)
+    neither is nor holds a `protected` path, and what is already there is this tool's own."""
     owned: list[tuple[str, Callable[[Path], bool], str]] = [
         ("source", is_faceset, "source faceset"),
-        ("target", is_faceset, "target faceset"),
+        ("target", is_faceset, target_what),
         ("model", is_model_dir, "model folder"),
         (PREVIOUS_MODEL, is_model_dir, "previous model folder"),
         (STATE_NAME, is_state_file, "work folder state"),
         (REPORT_NAME, is_report_file, "swap report"),
+        *more,
     ]
     for name, is_ours, what in owned:
-        check_output(workdir / name, [*inputs, output], overwrite=True, is_ours=is_ours, what=what)
+        check_output(workdir / name, protected, overwrite=True, is_ours=is_ours, what=what)
 
 
 def _ensure_workdir(workdir: Path) -> None:

@@ -647,11 +647,13 @@ def train(
     is_main = distributed.is_main
     with _torch_settings(train_config.threads, device), _joined(distributed, device):
         # 1. The model folder: resume when it holds a model, else start one.
-        resuming, saved_coverage = _open_model_folder(model_dir, config, is_main, own_entries)
+        resuming, saved_data = _open_model_folder(model_dir, config, is_main, own_entries)
         distributed.barrier()
 
         # 2. The data: both facesets in memory at the model's resolution.
-        source, target = _load_facesets(source_faceset, target_faceset, model_dir, config, saved_coverage)
+        source, target = _load_facesets(
+            source_faceset, target_faceset, model_dir, config, saved_data.get("coverage")
+        )
         balance = train_config.balance_yaw
         source_sampler = FaceSampler(source, source.train_indices, device, balance_yaw=balance)
         target_sampler = FaceSampler(target, target.train_indices, device, balance_yaw=balance)
@@ -670,7 +672,7 @@ def train(
             logger.info("resuming %s from %s (step %d)", model_dir, checkpoint.name, state.step)
             if is_main:
                 truncate_metrics(model_dir, state.step)
-        data = read_config(model_dir).data if resuming else {}
+        data = dict(saved_data)
         if checkpoint is None and config.base is not None:
             data["base"] = _start_from_base(model, config.base, source.coverage)
         config = RunConfig(
@@ -883,16 +885,17 @@ def _remove_unsaved_model(model_dir: Path, keep_folder: bool, own_entries: froze
 
 def _open_model_folder(
     model_dir: Path, config: RunConfig, is_main: bool, own_entries: frozenset[str] = frozenset()
-) -> tuple[bool, str | None]:
-    """Whether `model_dir` holds a model to resume, and the coverage that model learned (None when
-    new or not recorded). A model of another architecture, or a folder with something else in it
-    (other than `own_entries`), is refused; rank 0 cleans up after a crash of the previous run."""
+) -> tuple[bool, dict[str, Any]]:
+    """Whether `model_dir` holds a model to resume, and the `data` of its config.json (the facesets
+    and coverage it learned, its base; empty when new). A model of another architecture, or a
+    folder with something else in it (other than `own_entries`), is refused; rank 0 cleans up
+    after a crash of the previous run."""
     if not is_model_dir(model_dir):
         if model_dir.exists() and any(entry.name not in own_entries for entry in model_dir.iterdir()):
             raise ConfigError(
                 f"{model_dir}: exists, is not empty and is not a model folder; choose a new folder"
             )
-        return False, None
+        return False, {}
     saved = read_config(model_dir)
     if saved.model != config.model:
         saved_architecture = describe_architecture(saved.model.name, saved.model.options())
@@ -904,7 +907,7 @@ def _open_model_folder(
     if is_main:
         for action in recover(model_dir):
             logger.info("%s: %s", model_dir, action)
-    return True, saved.data.get("coverage")
+    return True, saved.data
 
 
 def _load_facesets(
