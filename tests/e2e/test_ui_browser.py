@@ -91,7 +91,12 @@ def choose(driver: Any, button: str, folder: Path, names: list[str], shot: str |
     typed.clear()
     typed.send_keys(str(folder))
     driver.find_element("css selector", "#browser-go").click()
-    wait_for("the folder listing", lambda: text_of(driver, "#browser-path") == str(folder), 10)
+    wait_for(
+        "the folder listing",
+        lambda: prop(driver, "#browser", ".dataset.loading") is None
+        and text_of(driver, "#browser-path") == str(folder),
+        10,
+    )
     for name in names:
         item = wait_for(
             name,

@@ -229,17 +229,25 @@ async function submitForm(event) {
 
 // ------------------------------------------------------------------ the file browser
 
-const browser = { mode: "sources", path: null, selected: new Set() };
+const browser = { mode: "sources", path: null, selected: new Set(), request: 0 };
 
+// Only the newest listing asked for is shown; #browser carries data-loading while one is on its way.
 async function browse(path) {
+  const request = ++browser.request;
   $("#browser-error").textContent = "";
+  $("#browser").dataset.loading = "1";
   let listing;
   try {
     listing = await api(`/api/browse${path ? `?path=${encodeURIComponent(path)}` : ""}`);
   } catch (error) {
-    $("#browser-error").textContent = error.message;
+    if (request === browser.request) {
+      $("#browser-error").textContent = error.message;
+      delete $("#browser").dataset.loading;
+    }
     return;
   }
+  if (request !== browser.request) return;
+  delete $("#browser").dataset.loading;
   browser.path = listing.path;
   browser.selected.clear();
   $("#browser-path").textContent = listing.path;
