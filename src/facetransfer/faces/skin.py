@@ -1,0 +1,137 @@
+"""Skin-aware face masks from one crop and its landmarks, with no trained model (pure functions).
+
+The landmark hull says where the face is; this says which of its pixels are face. The method:
+
+1. a colour model of this face's skin, fitted on the cheeks and the nose (robust mean and spread of
+   CIE L*a*b*, chroma weighted more than lightness, which shading moves);
+2. every hull pixel scored by its distance to that model; far pixels are "not skin";
+3. not-skin regions that reach the hull's edge are occluders coming in from outside the face (a
+   fringe, glasses arms, a hand, a microphone, a beard, background at a profile's cheek) and stay
+   out; those enclosed by skin are parts of the face (brows, eyes, nostrils, an open mouth) and are
+   filled in; the eye and lip regions of the landmarks are always face.
+
+Crops are uint8 (S, S, 3) RGB; landmarks float32 (68, 2) in crop pixels; masks float32 (S, S) in
+[0, 1]. The analysis runs at `ANALYSIS_PX` whatever the crop size, so it costs the same on every face.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from facetransfer.faces import landmarks as lm
+from facetransfer.faces.masks import face_hull_mask
+
+ANALYSIS_PX = 128
+SKIN_DISTANCE = 3.0
+"""Largest distance from the skin model (in its standard deviations) that still counts as skin."""
+LIGHTNESS_WEIGHT = 0.4
+"""How much lightness counts against chroma: shading moves L* far more than it moves a*, b*."""
+GROW_FRACTION = 0.05
+"""Width of the ring around the hull, as a fraction of the crop, in which occluders are followed."""
+_MIN_SAMPLES = 20
+
+
+def _shrunk(points: np.ndarray, factor: float) -> np.ndarray:
+    centre = points.mean(0)
+    return centre + (points - centre) * factor
+
+
+def skin_sample_regions(landmarks: np.ndarray) -> list[np.ndarray]:
+    """Polygons (float32 (K, 2)) where a face's skin is most likely bare: both cheeks and the nose."""
+    points = landmarks.astype(np.float32)
+    right_cheek = points[[41, 31, 48, 4, 2]]
+    left_cheek = points[[46, 35, 54, 12, 14]]
+    nose = points[[28, 31, 33, 35]]
+    return [_shrunk(right_cheek, 0.7), _shrunk(left_cheek, 0.7), _shrunk(nose, 0.8)]
+
+
+def _fill(polygons: list[np.ndarray], size: int) -> np.ndarray:
+    mask = np.zeros((size, size), dtype=np.uint8)
+    for polygon in polygons:
+        cv2.fillPoly(mask, [np.round(polygon * 16).astype(np.int32)], 1, lineType=cv2.LINE_8, shift=4)
+    return mask.astype(bool)
+
+
+def face_part_regions(landmarks: np.ndarray, size: int) -> np.ndarray:
+    """bool (size, size): the eyes and the lips (outer lip hull), the parts of a face whose colour is
+    never skin's but which are always face."""
+    points = landmarks.astype(np.float32)
+    parts = [_shrunk(points[lm.RIGHT_EYE], 1.4), _shrunk(points[lm.LEFT_EYE], 1.4), points[lm.OUTER_LIP]]
+    hulls = [cv2.convexHull(part).reshape(-1, 2) for part in parts]
+    return _fill(hulls, size)
+
+
+def skin_distance(lab: np.ndarray, samples: np.ndarray) -> np.ndarray:
+    """float32 (H, W): each pixel's distance from the skin colour model fitted on `samples`.
+
+    `lab`: float32 (H, W, 3) L*a*b*; `samples`: float32 (N, 3) L*a*b* of pixels taken as skin. The
+    model is robust: samples beyond 2.5 median deviations are dropped before the mean and the
+    covariance of (a*, b*) and the spread of L* are taken."""
+    median = np.median(samples, axis=0)
+    deviation = 1.4826 * np.median(np.abs(samples - median), axis=0) + 1e-3
+    inliers = samples[np.all(np.abs(samples - median) <= 2.5 * deviation, axis=1)]
+    if len(inliers) >= _MIN_SAMPLES:
+        samples = inliers
+    mean = samples.mean(0)
+    chroma = samples[:, 1:] - mean[1:]
+    # a floor on the spread: a perfectly even cheek would otherwise make every other pixel "far"
+    covariance = chroma.T @ chroma / len(chroma) + np.eye(2, dtype=np.float32) * 4.0
+    inverse = np.linalg.inv(covariance).astype(np.float32)
+    lightness_sd = max(float(samples[:, 0].std()), 4.0) / LIGHTNESS_WEIGHT
+    difference = lab - mean.astype(np.float32)
+    a, b = difference[..., 1], difference[..., 2]
+    chroma_squared = inverse[0, 0] * a * a + 2.0 * inverse[0, 1] * a * b + inverse[1, 1] * b * b
+    return np.sqrt(chroma_squared + (difference[..., 0] / lightness_sd) ** 2).astype(np.float32)
+
+
+def _enclosed(not_skin: np.ndarray, hull: np.ndarray) -> np.ndarray:
+    """bool: the not-skin pixels whose 8-connected region does not reach the hull's edge."""
+    count, labels = cv2.connectedComponents(not_skin.astype(np.uint8), connectivity=8)
+    edge = hull & ~cv2.erode(hull.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
+    touching = np.zeros(count, dtype=bool)
+    touching[np.unique(labels[edge & not_skin])] = True
+    touching[0] = True
+    return ~touching[labels]
+
+
+def skin_mask(crop_rgb: np.ndarray, landmarks_crop: np.ndarray) -> np.ndarray:
+    """float32 (S, S) in [0, 1]: the face pixels of the hull (skin, eyes, brows, lips), without hair,
+    glasses frames, hands and objects in front of the face. See the module docstring."""
+    if crop_rgb.ndim != 3 or crop_rgb.shape[2] != 3 or crop_rgb.shape[0] != crop_rgb.shape[1]:
+        raise ValueError(f"expected a square (S, S, 3) crop, found {crop_rgb.shape}")
+    size = crop_rgb.shape[0]
+    scale = ANALYSIS_PX / size
+    small = (
+        crop_rgb
+        if size == ANALYSIS_PX
+        else cv2.resize(crop_rgb, (ANALYSIS_PX, ANALYSIS_PX), interpolation=cv2.INTER_AREA)
+    )
+    points = landmarks_crop.astype(np.float32) * scale
+    hull = face_hull_mask(points, ANALYSIS_PX, ANALYSIS_PX) > 0.5
+    if not hull.any():
+        return np.zeros((size, size), dtype=np.float32)
+    lab = cv2.cvtColor(small.astype(np.float32) * np.float32(1.0 / 255.0), cv2.COLOR_RGB2Lab)
+    # one model per region: a side-lit face has a lit and a shaded cheek, both skin
+    distance = np.full((ANALYSIS_PX, ANALYSIS_PX), np.inf, dtype=np.float32)
+    for region in skin_sample_regions(points):
+        inside = _fill([region], ANALYSIS_PX) & hull
+        if inside.sum() >= _MIN_SAMPLES:
+            distance = np.minimum(distance, skin_distance(lab, lab[inside]))
+    if not np.isfinite(distance).any():  # a face too small or odd to sample: the hull is the best guess
+        return face_hull_mask(landmarks_crop, size, size)
+    skin = cv2.medianBlur((distance <= SKIN_DISTANCE).astype(np.uint8), 3).astype(bool)
+    skin |= face_part_regions(points, ANALYSIS_PX)
+    # Occluders are told from face parts in a ring around the hull: a brow's tail ends near the
+    # hull's edge, temple hair or a hand comes from beyond it.
+    grow = 2 * round(GROW_FRACTION * ANALYSIS_PX) + 1
+    region = cv2.dilate(hull.astype(np.uint8), np.ones((grow, grow), np.uint8)).astype(bool)
+    face = hull & (skin | _enclosed(region & ~skin, region))
+    # close pinholes and drop specks the size of a pore before the mask goes back to crop size
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3))
+    cleaned = cv2.morphologyEx(face.astype(np.uint8), cv2.MORPH_OPEN, kernel)
+    cleaned = cv2.morphologyEx(cleaned, cv2.MORPH_CLOSE, kernel) & hull.astype(np.uint8)
+    soft = cv2.GaussianBlur(cleaned.astype(np.float32), (5, 5), 0.8)
+    if size != ANALYSIS_PX:
+        soft = cv2.resize(soft, (size, size), interpolation=cv2.INTER_LINEAR)
+    return np.clip(soft, 0.0, 1.0).astype(np.float32)
