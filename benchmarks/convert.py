@@ -329,7 +329,7 @@ def measure_colour_pair(
                 interpolation=cv2.INTER_AREA,
             )
             rendering_float = rendering.astype(np.float32) / 255.0
-        mask = compose_mask("hull", face.landmarks_crop, None, resolution)
+        mask = compose_mask("hull", face.landmarks_crop, None, face.crop)
         target_float = face.crop.astype(np.float32) / 255.0
         size = face_size_px(face.landmarks_frame)
         erode_px, blur_px = FaceSettings().shaping_px(size)

@@ -99,6 +99,9 @@ class AugmentConfig:
         check_options(self)
 
 
+MaskMethod = Literal["skin", "hull"]
+"""The automatic face masks (`faces.maskmethods`): skin pixels of the hull, or the whole hull."""
+
 NO_AUGMENTATION = AugmentConfig(
     random_warp=False, rotation_deg=0.0, scale_range=0.0, shift_range=0.0, flip=False, color_jitter=0.0
 )
@@ -164,6 +167,11 @@ class TrainConfig:
         "a base or model folder, or a base .safetensors file",
         metavar="auto|none|PATH",
     )
+    face_mask: MaskMethod = option(
+        "skin",
+        "the face region training learns and the mask output imitates: skin (hair, glasses, hands "
+        "and objects in front of the face left out) or the landmark hull",
+    )
     balance_yaw: bool = option(False, "draw faces evenly over head yaw (turned heads as often as frontal)")
     sharpen_fraction: float = option(
         0.0,
@@ -206,6 +214,7 @@ class TrainConfig:
                 if item.name in data:
                     values[item.name] = data.pop(item.name)
             nested[name] = nested_class(**_known(nested_class, values, "train"))
+        data.setdefault("face_mask", "hull")  # models from before masks were stored learned the hull
         return cls(**_known(cls, data, "train"), **nested)
 
 

@@ -17,8 +17,9 @@ import cv2
 import numpy as np
 
 from facetransfer.faces.masks import erode_or_dilate, face_hull_mask, feather
+from facetransfer.faces.skin import skin_mask
 
-MaskKind = Literal["hull", "learned", "hull*learned"]
+MaskKind = Literal["skin*learned", "skin", "hull*learned", "hull", "learned"]
 MASK_KINDS: tuple[str, ...] = get_args(MaskKind)
 BlendMode = Literal["alpha", "poisson"]
 BLEND_MODES: tuple[str, ...] = get_args(BlendMode)
@@ -29,26 +30,35 @@ _MASK_FLOOR = 1.0 / 255.0
 
 
 def compose_mask(
-    kind: str, landmarks_crop: np.ndarray, learned_mask: np.ndarray | None, crop_size: int
+    kind: str, landmarks_crop: np.ndarray, learned_mask: np.ndarray | None, crop_rgb: np.ndarray
 ) -> np.ndarray:
     """float32 (S, S) in [0, 1]: the face mask in crop space.
 
-    `hull`: the convex hull of the jaw and raised brows (from the landmarks); `learned`: the model's
-    own mask output (it follows the face outline, hair and occluders the model learned); `hull*learned`:
-    their product, the learned mask clipped to the face region (neither spills past the other).
+    `hull`: the convex hull of the jaw and raised brows (from the landmarks); `skin`: the hull's face
+    pixels in the target crop `crop_rgb` (uint8 (S, S, 3) RGB; its hair, glasses, hands and objects
+    stay in front of the swapped face, see `faces.skin`); `learned`: the model's own mask output (where
+    the rendered face is face); `hull*learned`, `skin*learned`: their products, the pixels that are
+    face in the target and in the rendering alike.
     """
     if kind not in MASK_KINDS:
         raise ValueError(f"mask must be one of {MASK_KINDS}, not {kind!r}")
-    if kind == "hull":
-        return face_hull_mask(landmarks_crop, crop_size, crop_size)
+    crop_size = crop_rgb.shape[0]
+    region = kind.split("*")[0]
+    if region == "learned":
+        shape = None
+    elif region == "skin":
+        shape = skin_mask(crop_rgb, landmarks_crop)
+    else:
+        shape = face_hull_mask(landmarks_crop, crop_size, crop_size)
+    if not kind.endswith("learned"):
+        assert shape is not None
+        return shape
     if learned_mask is None:
         raise ValueError(f"mask {kind!r} needs the model's learned mask")
     learned = np.clip(learned_mask.astype(np.float32, copy=False), 0.0, 1.0)
     if learned.shape != (crop_size, crop_size):
         raise ValueError(f"expected a learned mask of shape {(crop_size, crop_size)}, found {learned.shape}")
-    if kind == "learned":
-        return learned
-    return face_hull_mask(landmarks_crop, crop_size, crop_size) * learned
+    return learned if shape is None else shape * learned
 
 
 @dataclass(frozen=True)

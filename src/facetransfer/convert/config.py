@@ -30,7 +30,11 @@ class FaceSettings:
     """How each face is rendered back. `erode_px` / `blur_px` are output pixels; None picks them from
     the face's size (`AUTO_ERODE_FRACTION`, `AUTO_BLUR_FRACTION`), so small and large faces look alike."""
 
-    mask: MaskKind = option("hull*learned", "blend mask")
+    mask: MaskKind = option(
+        "skin*learned",
+        "blend mask: the target's face pixels (skin: its hair, glasses and hands stay in front; or the "
+        "landmark hull), times the model's learned mask",
+    )
     color: ColorMode = option(DEFAULT_COLOR_MODE, "colour transfer inside the mask")
     blend: BlendMode = option("alpha", "alpha, or poisson (seamless clone)")
     erode_px: int | None = option(

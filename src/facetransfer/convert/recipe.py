@@ -76,9 +76,8 @@ def swap_face(
     person; `learned_mask`: float32 (R, R) in [0, 1], the model's mask for it. Returns the changed frame
     rectangle and its blend weights, or None when nothing was pasted (empty mask, face off-frame).
     """
-    resolution = face.crop.shape[0]
-    # 3. Mask, in crop space: hull from the landmarks, the model's learned mask, or their product.
-    mask = compose_mask(settings.mask, face.landmarks_crop, learned_mask, resolution)
+    # 3. Mask, in crop space: the target's face (hull or skin), the model's learned mask, or both.
+    mask = compose_mask(settings.mask, face.landmarks_crop, learned_mask, face.crop)
     # 4. Colour: statistics of the rendering and of the target crop inside the mask only.
     target = face.crop.astype(np.float32) * np.float32(1.0 / 255.0)
     corrected = match_color(settings.color, predicted, target, mask)

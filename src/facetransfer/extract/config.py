@@ -45,6 +45,7 @@ class ExtractConfig:
         SAME_PERSON_DISTANCE, "largest embedding distance to the reference photos", minimum=0.0, maximum=2.0
     )
     image_format: ImageFormat = option("png", "file format of the crops")
+    masks: bool = option(True, "store a skin mask of every face (masks/, see `facetransfer mask`)")
     anonymous: bool = option(False, "record only the file names of the sources, not their paths")
     debug_dir: str | None = option(None, "write frames with boxes and landmarks here", metavar="DIR")
     overwrite: bool = option(False, "replace a faceset this tool made at the output")

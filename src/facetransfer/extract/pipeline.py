@@ -269,7 +269,7 @@ def extract_faceset(
     try:
         with (
             atomic_dir(output, overwrite=config.overwrite) as folder,
-            FacesetWriter(folder, config.image_format) as writer,
+            FacesetWriter(folder, config.image_format, "skin" if config.masks else None) as writer,
         ):
             records: list[FaceRecord] = []
             chips: dict[int, _TrackChips] = {}

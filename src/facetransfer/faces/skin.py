@@ -22,14 +22,17 @@ import numpy as np
 from facetransfer.faces import landmarks as lm
 from facetransfer.faces.masks import face_hull_mask
 
+SKIN_METHOD_VERSION = 1
+"""Raised when the method changes what it finds: stored masks of an older version are made again."""
 ANALYSIS_PX = 128
-SKIN_DISTANCE = 3.0
+SKIN_DISTANCE = 4.0
 """Largest distance from the skin model (in its standard deviations) that still counts as skin."""
 LIGHTNESS_WEIGHT = 0.4
 """How much lightness counts against chroma: shading moves L* far more than it moves a*, b*."""
 GROW_FRACTION = 0.05
 """Width of the ring around the hull, as a fraction of the crop, in which occluders are followed."""
 _MIN_SAMPLES = 20
+_FLOOR = 9.0
 
 
 def _shrunk(points: np.ndarray, factor: float) -> np.ndarray:
@@ -76,7 +79,7 @@ def skin_distance(lab: np.ndarray, samples: np.ndarray) -> np.ndarray:
     mean = samples.mean(0)
     chroma = samples[:, 1:] - mean[1:]
     # a floor on the spread: a perfectly even cheek would otherwise make every other pixel "far"
-    covariance = chroma.T @ chroma / len(chroma) + np.eye(2, dtype=np.float32) * 4.0
+    covariance = chroma.T @ chroma / len(chroma) + np.eye(2, dtype=np.float32) * _FLOOR
     inverse = np.linalg.inv(covariance).astype(np.float32)
     lightness_sd = max(float(samples[:, 0].std()), 4.0) / LIGHTNESS_WEIGHT
     difference = lab - mean.astype(np.float32)

@@ -17,6 +17,7 @@ import cv2
 import numpy as np
 
 from facetransfer.errors import FacesetError
+from facetransfer.faces.maskmethods import automatic_mask, encode_mask, masks_entry
 from facetransfer.faceset.schema import FACESET_FORMAT, FACESET_VERSION, FaceRecord, FacesetManifest
 from facetransfer.formats import read_versioned_json
 from facetransfer.fsutil import fsync_dir, write_json_atomic
@@ -27,11 +28,17 @@ logger = logging.getLogger(__name__)
 MANIFEST_NAME = "faceset.json"
 RECORDS_NAME = "faces.jsonl"
 CROPS_DIR = "crops"
+MASKS_DIR = "masks"
 
 
 def is_faceset(path: str | os.PathLike[str]) -> bool:
     """A folder with a faceset manifest (the marker that lets `--overwrite` replace it)."""
     return has_json_format(Path(path) / MANIFEST_NAME, FACESET_FORMAT)
+
+
+def mask_file_name(record: FaceRecord) -> str:
+    """The file name of a face's mask, in `masks/` and in `user_masks/`: its crop's name as PNG."""
+    return f"{Path(record.crop_file).stem}.png"
 
 
 def read_crop(path: Path) -> np.ndarray:
@@ -121,19 +128,25 @@ class FacesetWriter:
     then the manifest, last, so a folder without `faceset.json` is never taken as complete.
     """
 
-    def __init__(self, root: Path, image_format: str = "png") -> None:
+    def __init__(self, root: Path, image_format: str = "png", mask_method: str | None = None) -> None:
         if image_format not in ("png", "jpg"):
             raise ValueError(f"image_format must be 'png' or 'jpg', not {image_format!r}")
         self.root = root
         self.image_format = image_format
+        self.mask_method = mask_method
         (root / CROPS_DIR).mkdir(parents=True, exist_ok=True)
+        if mask_method:
+            (root / MASKS_DIR).mkdir(exist_ok=True)
         self.records: list[FaceRecord] = []
         # Encoding a 256 px PNG takes about as long as finding the face: do it on a worker thread
         # (OpenCV releases the GIL), with a bounded backlog so memory stays flat.
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="crop-writer")
         self._pending: deque[Future[None]] = deque()
 
-    def _encode(self, path: Path, crop_rgb: np.ndarray) -> None:
+    def _encode(self, path: Path, crop_rgb: np.ndarray, landmarks_crop: np.ndarray | None) -> None:
+        if self.mask_method and landmarks_crop is not None:
+            mask = automatic_mask(self.mask_method, crop_rgb, landmarks_crop)
+            (self.root / MASKS_DIR / f"{path.stem}.png").write_bytes(encode_mask(mask))
         if self.image_format == "png":
             params = [cv2.IMWRITE_PNG_COMPRESSION, 1]
         else:
@@ -149,7 +162,8 @@ class FacesetWriter:
         while self._pending and (self._pending[0].done() or len(self._pending) >= 16):
             self._pending.popleft().result()
         path = self.root / CROPS_DIR / record.crop_file
-        self._pending.append(self._pool.submit(self._encode, path, crop_rgb.copy()))
+        landmarks = record.landmarks_crop if self.mask_method else None
+        self._pending.append(self._pool.submit(self._encode, path, crop_rgb.copy(), landmarks))
 
     def flush(self) -> None:
         """Wait until every crop handed to `write_crop` is on disk (re-raises encoding errors)."""
@@ -182,6 +196,7 @@ class FacesetWriter:
     def remove_crop(self, record: FaceRecord) -> None:
         self.flush()
         (self.root / CROPS_DIR / record.crop_file).unlink(missing_ok=True)
+        (self.root / MASKS_DIR / mask_file_name(record)).unlink(missing_ok=True)
 
     def add(self, record: FaceRecord, crop_rgb: np.ndarray) -> None:
         self.write_crop(record, crop_rgb)
@@ -203,4 +218,7 @@ class FacesetWriter:
             handle.flush()
             os.fsync(handle.fileno())
         fsync_dir(self.root / CROPS_DIR)
+        if self.mask_method:
+            fsync_dir(self.root / MASKS_DIR)
+            manifest.masks = masks_entry(self.mask_method, len(self.records))
         write_json_atomic(self.root / MANIFEST_NAME, manifest.to_json())

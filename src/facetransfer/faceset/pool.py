@@ -21,7 +21,16 @@ from pathlib import Path
 
 from facetransfer import __version__
 from facetransfer.errors import ConfigError, FacesetError
-from facetransfer.faceset.io import CROPS_DIR, Faceset, FacesetWriter, is_faceset, open_faceset
+from facetransfer.faceset.io import (
+    CROPS_DIR,
+    MASKS_DIR,
+    Faceset,
+    FacesetWriter,
+    is_faceset,
+    mask_file_name,
+    open_faceset,
+)
+from facetransfer.faceset.masks import USER_MASKS_DIR
 from facetransfer.faceset.schema import FaceRecord, FacesetManifest
 from facetransfer.fsutil import atomic_dir
 from facetransfer.safety import check_output, resolved
@@ -97,6 +106,13 @@ def pool_facesets(
     final_root = resolved(output_path)
     records: list[FaceRecord] = []
     sources: list[dict[str, object]] = []
+    # stored masks come along when every faceset's were made alike; painted ones always do
+    mask_entries = [faceset.manifest.masks for faceset in facesets]
+    same_masks = bool(mask_entries[0]) and all(
+        {key: entry.get(key) for key in ("method", "version")}
+        == {key: mask_entries[0].get(key) for key in ("method", "version")}
+        for entry in mask_entries
+    )
     with atomic_dir(output_path, overwrite=overwrite) as folder:
         writer = FacesetWriter(folder)
         track_offset = 0
@@ -105,6 +121,11 @@ def pool_facesets(
                 face_id = f"{number}-{record.face_id}"
                 crop_file = face_id + Path(record.crop_file).suffix
                 _link_or_copy(faceset.crop_path(record), folder / CROPS_DIR / crop_file)
+                for kept, folder_name in ((same_masks, MASKS_DIR), (True, USER_MASKS_DIR)):
+                    mask = faceset.root / folder_name / mask_file_name(record)
+                    if kept and mask.is_file():
+                        (folder / folder_name).mkdir(exist_ok=True)
+                        _link_or_copy(mask, folder / folder_name / f"{face_id}.png")
                 records.append(
                     replace(
                         record,
@@ -133,6 +154,7 @@ def pool_facesets(
             },
             tool_version=__version__,
             created_utc=datetime.now(UTC).isoformat(timespec="seconds"),
+            masks={**mask_entries[0], "faces": len(records)} if same_masks else {},
         )
         writer.finish(manifest, records)
     logger.info("%s: %d faces pooled from %d facesets", output_path, len(records), len(facesets))

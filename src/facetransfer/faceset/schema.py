@@ -6,6 +6,7 @@ Layout of a faceset folder::
                       coverage, template, counts
     faces.jsonl       one `FaceRecord` per line
     crops/<face_id>.png  the aligned crop of each face (RGB, crop_size x crop_size)
+    masks/, user_masks/  masks of the face pixels (see `faceset.masks`)
 """
 
 from __future__ import annotations
@@ -104,6 +105,8 @@ class FacesetManifest:
     options: dict[str, Any]
     tool_version: str
     created_utc: str
+    masks: dict[str, Any] = field(default_factory=dict)
+    """How `masks/` was made (`faceset.masks`): method, version, counts; empty when there are none."""
     format: str = FACESET_FORMAT
     version: int = FACESET_VERSION
 

@@ -144,7 +144,7 @@ def pool_faces(
     try:
         with (
             atomic_dir(output, overwrite=config.overwrite) as folder,
-            FacesetWriter(folder, config.image_format) as writer,
+            FacesetWriter(folder, config.image_format, "skin" if config.masks else None) as writer,
         ):
 
             def keep(record: FaceRecord, crop: np.ndarray) -> None:

@@ -22,6 +22,7 @@ import torch
 from facetransfer.errors import FacesetError
 from facetransfer.faces.masks import eyes_mask, face_hull_mask, mouth_mask
 from facetransfer.faceset import FaceRecord, open_faceset
+from facetransfer.faceset.masks import face_mask, stray_user_masks
 
 logger = logging.getLogger(__name__)
 
@@ -111,8 +112,13 @@ def load_faces(
     cache_dir: Path | None = None,
     memory_limit_bytes: int | None = None,
     workers: int = 4,
+    mask_method: str = "hull",
 ) -> FaceData:
     """Read a faceset into uint8 arrays at `resolution` with landmark masks and a held-out split.
+
+    The first mask channel is the face region that training learns: the landmark hull, narrowed by
+    the face's mask (`faceset.masks.face_mask`: painted, stored or computed now) unless `mask_method`
+    is "hull".
 
     When the arrays exceed `memory_limit_bytes` (default: half the available memory) and
     `cache_dir` is given, they are written there as `.npy` files and memory-mapped read-only.
@@ -122,6 +128,12 @@ def load_faces(
     if not records:
         raise FacesetError(f"{faceset.root}: the faceset has no faces; extract faces into it first")
     crop_size = int(faceset.manifest.crop_size)
+    for name in stray_user_masks(faceset)[:1]:
+        logger.warning(
+            "%s: user_masks/%s matches no face; name a painted mask as the face's crop file",
+            faceset.root,
+            name,
+        )
     if crop_size < resolution:
         logger.warning(
             "%s: crops are %d px but the model is %d px; they are upscaled "
@@ -176,7 +188,12 @@ def load_faces(
                 f"{faceset.crop_path(record)}: crop is {crop.shape[1]}x{crop.shape[0]}, not square"
             )
         images[index] = _resize(crop, resolution)
-        masks[index] = landmark_masks(record.landmarks_crop * (resolution / crop.shape[0]), resolution)
+        regions = landmark_masks(record.landmarks_crop * (resolution / crop.shape[0]), resolution)
+        if mask_method != "hull":
+            face = _resize(face_mask(faceset, record, crop, mask_method), resolution)
+            narrowed = regions[..., 0].astype(np.float32) * np.clip(face, 0.0, 1.0)
+            regions[..., 0] = (narrowed + 0.5).astype(np.uint8)
+        masks[index] = regions
         return True
 
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:

@@ -919,8 +919,9 @@ def _load_facesets(
 ) -> tuple[FaceData, FaceData]:
     """Both facesets at the model's resolution, checked to share one coverage, the saved model's."""
     resolution, holdout, seed = config.model.resolution, config.train.holdout_fraction, config.train.seed
-    source = load_faces(source_faceset, resolution, holdout, seed, model_dir / "cache")
-    target = load_faces(target_faceset, resolution, holdout, seed, model_dir / "cache")
+    method = config.train.face_mask
+    source = load_faces(source_faceset, resolution, holdout, seed, model_dir / "cache", mask_method=method)
+    target = load_faces(target_faceset, resolution, holdout, seed, model_dir / "cache", mask_method=method)
     if source.coverage != target.coverage:
         raise ConfigError(
             f"the source faceset covers {source.coverage!r} and the target {target.coverage!r}; "

@@ -21,6 +21,7 @@ from facetransfer.convert.blend import (
 )
 from facetransfer.faces.align import invert_affine, template_points, warp_to_crop
 from facetransfer.faces.masks import face_hull_mask
+from facetransfer.faces.skin import skin_mask
 
 CROP = 64
 
@@ -50,15 +51,21 @@ def test_compose_mask_kinds() -> None:
     hull = face_hull_mask(landmarks, CROP, CROP)
     learned = np.zeros((CROP, CROP), np.float32)
     learned[:, : CROP // 2] = 1.0
-    np.testing.assert_array_equal(compose_mask("hull", landmarks, None, CROP), hull)
-    np.testing.assert_array_equal(compose_mask("learned", landmarks, learned, CROP), learned)
-    product = compose_mask("hull*learned", landmarks, learned, CROP)
+    crop = np.full((CROP, CROP, 3), (190, 140, 115), np.uint8)
+    crop[: CROP // 4] = (40, 30, 25)  # dark hair over the forehead, coming in from the top
+    np.testing.assert_array_equal(compose_mask("hull", landmarks, None, crop), hull)
+    np.testing.assert_array_equal(compose_mask("learned", landmarks, learned, crop), learned)
+    product = compose_mask("hull*learned", landmarks, learned, crop)
     np.testing.assert_allclose(product, hull * learned)
     assert 0 < product.sum() < min(hull.sum(), learned.sum())
+    skin = compose_mask("skin", landmarks, None, crop)
+    np.testing.assert_array_equal(skin, skin_mask(crop, landmarks))
+    assert skin[: CROP // 4 - 2].max() < 0.05 < hull[: CROP // 4 - 2].max()  # the hair is left out
+    np.testing.assert_allclose(compose_mask("skin*learned", landmarks, learned, crop), skin * learned)
     with pytest.raises(ValueError):
-        compose_mask("learned", landmarks, None, CROP)
+        compose_mask("learned", landmarks, None, crop)
     with pytest.raises(ValueError):
-        compose_mask("bisenet", landmarks, learned, CROP)
+        compose_mask("bisenet", landmarks, learned, crop)
 
 
 def test_paste_changes_only_the_face_rectangle_and_lands_where_it_was_cut() -> None:
