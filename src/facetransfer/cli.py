@@ -22,6 +22,7 @@ from facetransfer.fsutil import final_path_of
 # Order is the order of `facetransfer --help`.
 COMMANDS: tuple[str, ...] = (
     "extract",
+    "mask",
     "pretrain",
     "train",
     "convert",

@@ -36,6 +36,7 @@ def register(subparsers: Any) -> None:
 
 def faceset_info(path: Path) -> dict[str, Any]:
     from facetransfer.faceset import open_faceset
+    from facetransfer.faceset.masks import painted_faces
 
     faceset = open_faceset(path)
     manifest = faceset.manifest
@@ -54,13 +55,28 @@ def faceset_info(path: Path) -> dict[str, Any]:
         "landmarker": manifest.landmarker,
         "sources": [source.get("path") for source in manifest.sources],
         "counts": manifest.counts,
+        "masks": {**manifest.masks, "painted": len(painted_faces(faceset))} if manifest.masks else None,
         "tool_version": manifest.tool_version,
         "created_utc": manifest.created_utc,
     }
 
 
+def masked_view(faceset: Any, record: Any) -> Any:
+    """The crop with what its mask leaves out tinted dark red (the mask that training and conversion
+    use: painted, stored or computed now), so a user sees which faces to paint."""
+    import numpy as np
+
+    from facetransfer.faceset.masks import face_mask
+
+    crop = faceset.read_crop(record)
+    outside = face_mask(faceset, record, crop)[..., None] < 0.5
+    tinted = (crop * np.array([0.55, 0.25, 0.25], np.float32)).astype(np.uint8)
+    return np.where(outside, tinted, crop)
+
+
 def write_faceset_sheet(path: Path, out: Path, limit: int) -> int:
     from facetransfer.faceset import open_faceset
+    from facetransfer.faceset.masks import painted_faces
     from facetransfer.sheet import contact_sheet, write_png
 
     faceset = open_faceset(path)
@@ -68,8 +84,12 @@ def write_faceset_sheet(path: Path, out: Path, limit: int) -> int:
         raise FacetransferError(f"{path}: the faceset has no faces left to show")
     step = max(1, len(faceset.records) // limit)
     chosen = faceset.records[::step][:limit]
-    images = [faceset.read_crop(record) for record in chosen]
-    captions = [f"f{record.frame_index} t{record.track_id}" for record in chosen]
+    images = [masked_view(faceset, record) for record in chosen]
+    painted = {record.face_id for record in painted_faces(faceset)}
+    captions = [
+        f"f{record.frame_index} t{record.track_id}{' painted' if record.face_id in painted else ''}"
+        for record in chosen
+    ]
     write_png(out, contact_sheet(images, columns=8, tile_px=128, captions=captions))
     return len(chosen)
 

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar
-
 from facetransfer.errors import ConfigError
 from facetransfer.options import check_options, option
 
@@ -14,9 +12,7 @@ RESOLUTION_MULTIPLE = 8
 
 @dataclass(frozen=True)
 class MaskFitSettings:
-    """Options of `fit_mask_model`. Sizes in pixels."""
-
-    SECTION: ClassVar[str] = "mask"
+    """Options of `fit_mask_model` (flattened into `[mask]` of `facetransfer mask`). Sizes in pixels."""
 
     resolution: int = option(
         128, "network input side (crops are resized to it); a multiple of 8", unit="px", minimum=32, maximum=512
