@@ -30,7 +30,11 @@ _MASK_FLOOR = 1.0 / 255.0
 
 
 def compose_mask(
-    kind: str, landmarks_crop: np.ndarray, learned_mask: np.ndarray | None, crop_rgb: np.ndarray
+    kind: str,
+    landmarks_crop: np.ndarray,
+    learned_mask: np.ndarray | None,
+    crop_rgb: np.ndarray,
+    face_mask: np.ndarray | None = None,
 ) -> np.ndarray:
     """float32 (S, S) in [0, 1]: the face mask in crop space.
 
@@ -38,7 +42,8 @@ def compose_mask(
     pixels in the target crop `crop_rgb` (uint8 (S, S, 3) RGB; its hair, glasses, hands and objects
     stay in front of the swapped face, see `faces.skin`); `learned`: the model's own mask output (where
     the rendered face is face); `hull*learned`, `skin*learned`: their products, the pixels that are
-    face in the target and in the rendering alike.
+    face in the target and in the rendering alike. `face_mask` (float32 (S, S)), when given, is the
+    target's skin mask known already (painted by a user, or stored in its faceset).
     """
     if kind not in MASK_KINDS:
         raise ValueError(f"mask must be one of {MASK_KINDS}, not {kind!r}")
@@ -47,7 +52,7 @@ def compose_mask(
     if region == "learned":
         shape = None
     elif region == "skin":
-        shape = skin_mask(crop_rgb, landmarks_crop)
+        shape = skin_mask(crop_rgb, landmarks_crop) if face_mask is None else face_mask
     else:
         shape = face_hull_mask(landmarks_crop, crop_size, crop_size)
     if not kind.endswith("learned"):

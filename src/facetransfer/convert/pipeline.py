@@ -48,6 +48,7 @@ from facetransfer.errors import ConfigError, NoFaceError, OutputExistsError
 from facetransfer.faces.align import Coverage
 from facetransfer.faces.detectors import DetectorName
 from facetransfer.faceset import Faceset, open_faceset
+from facetransfer.faceset.masks import known_mask
 from facetransfer.media import OUTPUT_FORMATS, Frame, probe
 from facetransfer.media import read_frames as media_read_frames
 
@@ -439,6 +440,8 @@ def convert_video(
             shutil.rmtree(temporary, ignore_errors=True)
 
     settings = config.face
+    # the target faceset's painted and stored masks stand in for the skin mask computed per frame
+    uses_skin = settings.mask.startswith("skin")
     scheduler = FaceScheduler(
         records,
         predictor.resolution,
@@ -446,6 +449,7 @@ def convert_video(
         config.smooth,
         verify_identity=not config.all_faces,
         cut_threshold=config.cut_threshold,
+        mask_of=(lambda record: known_mask(faceset, record)) if uses_skin else None,
     )
     total = info.frame_count
     outputs = Outputs(

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 
 from facetransfer.convert.blend import (
@@ -34,7 +35,9 @@ class FaceCrop:
     """One target face ready for the model.
 
     `crop`: uint8 (R, R, 3) RGB aligned crop; `landmarks_frame` / `landmarks_crop`: float32 (68, 2);
-    `frame_to_crop` / `crop_to_frame`: float32 (2, 3); `track_id`: the face track it belongs to.
+    `frame_to_crop` / `crop_to_frame`: float32 (2, 3); `track_id`: the face track it belongs to;
+    `face_mask`: float32 (R, R), the target faceset's own mask of this face (painted or stored) in this
+    crop, or None to compute the skin mask from the crop.
     """
 
     track_id: int
@@ -43,6 +46,18 @@ class FaceCrop:
     landmarks_crop: np.ndarray
     frame_to_crop: np.ndarray
     crop_to_frame: np.ndarray
+    face_mask: np.ndarray | None = None
+
+
+def mask_into_crop(mask: np.ndarray, mask_to_frame: np.ndarray, face: FaceCrop) -> np.ndarray:
+    """float32 (R, R): a mask of the same face in another crop (`mask_to_frame`: float (2, 3) from its
+    pixels to the frame's) carried into `face`'s crop."""
+    outer = np.vstack([np.asarray(mask_to_frame, np.float64), [0.0, 0.0, 1.0]])
+    matrix = np.asarray(face.frame_to_crop, np.float64) @ outer
+    size = face.crop.shape[0]
+    return cv2.warpAffine(
+        mask.astype(np.float32), matrix, (size, size), flags=cv2.INTER_LINEAR, borderValue=0.0
+    )
 
 
 def crop_face(
@@ -77,7 +92,7 @@ def swap_face(
     rectangle and its blend weights, or None when nothing was pasted (empty mask, face off-frame).
     """
     # 3. Mask, in crop space: the target's face (hull or skin), the model's learned mask, or both.
-    mask = compose_mask(settings.mask, face.landmarks_crop, learned_mask, face.crop)
+    mask = compose_mask(settings.mask, face.landmarks_crop, learned_mask, face.crop, face.face_mask)
     # 4. Colour: statistics of the rendering and of the target crop inside the mask only.
     target = face.crop.astype(np.float32) * np.float32(1.0 / 255.0)
     corrected = match_color(settings.color, predicted, target, mask)

@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from facetransfer.convert.recipe import FaceCrop, crop_face
+from facetransfer.convert.recipe import FaceCrop, crop_face, mask_into_crop
 from facetransfer.convert.smoothing import TrackSmoother, jitter, track_corners
 from facetransfer.errors import ConfigError
 from facetransfer.faces.align import Coverage
@@ -114,7 +115,8 @@ class _IdentityCheck:
 class FaceScheduler:
     """Hands out, frame by frame, the faces to swap as `FaceCrop`s at the model's resolution and coverage.
 
-    Call `faces_for(frame)` for every frame in order; `jitter_report()` at the end.
+    Call `faces_for(frame)` for every frame in order; `jitter_report()` at the end. `mask_of(record)`
+    gives a face's own mask in its record's crop (see `faceset.masks.known_mask`), or None.
     """
 
     def __init__(
@@ -125,8 +127,10 @@ class FaceScheduler:
         smooth: float,
         verify_identity: bool,
         cut_threshold: float = DEFAULT_CUT_THRESHOLD,
+        mask_of: Callable[[FaceRecord], np.ndarray | None] | None = None,
     ) -> None:
         self.resolution = resolution
+        self.mask_of = mask_of
         self.coverage = coverage
         self.by_frame: dict[int, list[FaceRecord]] = defaultdict(list)
         for record in records:
@@ -158,7 +162,11 @@ class FaceScheduler:
             track.raw.append(record.landmarks_frame)
             track.smoothed.append(smoothed)
             seen[record.track_id] = record.landmarks_frame
-            faces.append(crop_face(frame.image, smoothed, self.resolution, self.coverage, record.track_id))
+            face = crop_face(frame.image, smoothed, self.resolution, self.coverage, record.track_id)
+            known = self.mask_of(record) if self.mask_of else None
+            if known is not None:
+                face.face_mask = mask_into_crop(known, record.crop_to_frame, face)
+            faces.append(face)
         self._previous = (frame.image, seen)
         return faces
 

@@ -401,8 +401,13 @@ def extract_for_model(
     (`crop_size` pixels, `coverage`), with JPEG crops: every face when `all_faces`, else the main
     person's. What `convert` runs when no target faceset is given (`convert_video(...,
     extract_target=extract_for_model)`)."""
-    config = ExtractConfig(
-        crop_size=crop_size, coverage=coverage, detector=detector, all_faces=all_faces, image_format="jpg"
+    config = ExtractConfig(  # the conversion computes the masks in its own crops: none stored
+        crop_size=crop_size,
+        coverage=coverage,
+        detector=detector,
+        all_faces=all_faces,
+        image_format="jpg",
+        masks=False,
     )
     extract_faceset([target], output, config)
 

@@ -92,14 +92,26 @@ def stored_masks_usable(faceset: Faceset, method: str) -> bool:
     return made_by == method and entry.get("version") == METHOD_VERSIONS.get(method)
 
 
-def face_mask(faceset: Faceset, record: FaceRecord, crop_rgb: np.ndarray, method: str = "skin") -> np.ndarray:
-    """float32 (S, S) in [0, 1] at the crop's size: the face's user mask, else its stored mask (when
-    the faceset's masks were made by `method`, or trained), else `method`'s mask computed now."""
-    size = crop_rgb.shape[0]
+def known_mask(faceset: Faceset, record: FaceRecord, method: str = "skin") -> np.ndarray | None:
+    """float32 (crop size, crop size): the face's painted mask, else its stored one when usable for
+    `method`; None when neither is there (the caller computes it)."""
+    size = int(faceset.manifest.crop_size)
     painted = user_mask_path(faceset, record)
     if painted.is_file():
         return read_mask_file(painted, size, painted=True)
     stored = stored_mask_path(faceset, record)
     if stored_masks_usable(faceset, method) and stored.is_file():
         return read_mask_file(stored, size)
-    return automatic_mask(method, crop_rgb, record.landmarks_crop)
+    return None
+
+
+def face_mask(faceset: Faceset, record: FaceRecord, crop_rgb: np.ndarray, method: str = "skin") -> np.ndarray:
+    """float32 (S, S) in [0, 1] at the crop's size: the face's user mask, else its stored mask (when
+    the faceset's masks were made by `method`, or trained), else `method`'s mask computed now."""
+    known = known_mask(faceset, record, method)
+    if known is None:
+        return automatic_mask(method, crop_rgb, record.landmarks_crop)
+    size = crop_rgb.shape[0]
+    return (
+        known if known.shape[0] == size else cv2.resize(known, (size, size), interpolation=cv2.INTER_LINEAR)
+    )
