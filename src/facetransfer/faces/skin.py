@@ -137,4 +137,5 @@ def skin_mask(crop_rgb: np.ndarray, landmarks_crop: np.ndarray) -> np.ndarray:
     soft = cv2.GaussianBlur(cleaned.astype(np.float32), (5, 5), 0.8)
     if size != ANALYSIS_PX:
         soft = cv2.resize(soft, (size, size), interpolation=cv2.INTER_LINEAR)
-    return np.clip(soft, 0.0, 1.0).astype(np.float32)
+    # never past the hull at the crop's own resolution (the smoothing above would spill over it)
+    return (np.clip(soft, 0.0, 1.0) * face_hull_mask(landmarks_crop, size, size)).astype(np.float32)
