@@ -38,7 +38,7 @@ def test_a_bare_face_is_nearly_its_whole_hull(face: tuple[np.ndarray, np.ndarray
     mask = skin_mask(crop, landmarks)
     hull = face_hull_mask(landmarks, SIZE, SIZE)
     assert mask.shape == (SIZE, SIZE) and mask.dtype == np.float32
-    assert 0.0 <= mask.min() and mask.max() <= 1.0
+    assert mask.min() >= 0.0 and mask.max() <= 1.0
     assert mask[hull < 0.01].max() == 0.0  # never outside the hull
     assert _inside(mask, hull > 0.5) > 0.9
     eye_centre = landmarks[lm.RIGHT_EYE].mean(0).round().astype(int)

@@ -60,7 +60,7 @@ def test_a_painted_mask_wins_and_training_learns_it(faceset_copy: Path) -> None:
     faceset = open_faceset(faceset_copy)
     record = faceset.records[0]
     painted = np.zeros((2 * SIZE, 2 * SIZE), np.uint8)  # any square size
-    painted[: SIZE] = 255  # only the top half is face
+    painted[:SIZE] = 255  # only the top half is face
     _paint(faceset_copy, mask_file_name(record), painted)
     mask = face_mask(faceset, record, faceset.read_crop(record))
     assert set(np.unique(mask)) == {0.0, 1.0}
