@@ -12,7 +12,7 @@ DeepFaceLab paper's FaceForensics++ numbers are printed beside it for context; d
 says how the definitions differ.
 
 Usage: python benchmarks/quality.py [--presets tiny cpu] [--steps N ...] [--bases none auto ...]
-    [--pairs bbaf2n:lbbc2a cremad:real] [--data ../shared/data] [--work DIR [--resume]]
+    [--masks skin hull] [--pairs bbaf2n:lbbc2a cremad:real] [--data ../shared/data] [--work DIR [--resume]]
     [--json OUT.json] [--record docs/BENCHMARKS.md | --no-record]
 """
 
@@ -51,6 +51,7 @@ class PairResult:
     target: str
     preset: str
     base: str
+    mask: str
     iterations: int
     model: str
     parameters: int
@@ -69,6 +70,7 @@ class PairResult:
     shimmer_ratio: float | None
     flicker_excess: float | None
     seam_color: float | None
+    forehead_color: float | None
     faces_missing: int
     report: str
 
@@ -131,10 +133,12 @@ def run_pair(
     device: str,
     resume: bool = False,
     threads: int = 0,
+    mask: str = "skin",
 ) -> list[PairResult]:
     """Extract, train, convert and evaluate one pair in `work/<source>_to_<target>/`, one model per
-    preset and base, evaluated at each of `steps`. With `resume`, facesets, models and swaps already
-    there are reused (times of skipped stages are 0)."""
+    preset, base and face mask (`mask`: training's `--face-mask`, conversion's `--mask MASK*learned`),
+    evaluated at each of `steps`. With `resume`, facesets, models and swaps already there are reused
+    (times of skipped stages are 0)."""
     folder = work / f"{source}_to_{target}"
     folder.mkdir(parents=True, exist_ok=True)
     log = folder / "log.txt"
@@ -143,23 +147,25 @@ def run_pair(
     for videos, faceset in ((source_videos, folder / "source"), ([target_video], folder / "target")):
         if not (faceset / "faceset.json").is_file():
             extract_s += run_cli(["extract", *map(str, videos), "-o", str(faceset), "--overwrite"], log)
-    model = folder / f"model_{preset}_{base_tag(base)}"
+    tag = f"{preset}_{base_tag(base)}_{mask}"
+    model = folder / f"model_{tag}"
     rows = []
     for iterations in sorted(steps):
         trained = _model_info(model)
         if int(trained.get("step", 0)) < iterations:
             train_args = ["train", str(folder / "source"), str(folder / "target"), "-o", str(model)]
             if not trained:  # a new model; an existing one keeps its own architecture
-                train_args += ["--preset", preset, "--base", base]
+                train_args += ["--preset", preset, "--base", base, "--face-mask", mask]
             train_args += ["--iterations", str(iterations), "--seed", "0", "--device", device]
             train_args += ["--save-every-steps", str(iterations), "--threads", str(threads)]
             run_cli(train_args, log)
             trained = _model_info(model)
-        swap = folder / f"swap_{preset}_{base_tag(base)}_{iterations}.mp4"
+        swap = folder / f"swap_{tag}_{iterations}.mp4"
         convert_s = 0.0
         if not (resume and swap.is_file()):
             convert_args = ["convert", str(target_video), "-m", str(model), "-o", str(swap)]
             convert_args += ["--faceset", str(folder / "target"), "--overwrite", "--device", device]
+            convert_args += ["--mask", f"{mask}*learned"]
             convert_s = run_cli(convert_args, log)
         rows.append(
             _evaluated(
@@ -172,6 +178,7 @@ def run_pair(
                 convert_s,
                 preset,
                 base,
+                mask,
                 iterations,
             )
         )
@@ -189,6 +196,7 @@ def _evaluated(
     convert_s: float,
     preset: str,
     base: str,
+    mask: str,
     iterations: int,
 ) -> PairResult:
     from facetransfer.evaluate import EvaluateConfig, evaluate_swap, write_report
@@ -210,6 +218,7 @@ def _evaluated(
         target=target_video.stem,
         preset=preset,
         base=base_tag(base),
+        mask=mask,
         iterations=iterations,
         model=f"{trained.get('model')} {trained.get('resolution')} px",
         parameters=int(trained.get("parameters") or 0),
@@ -230,6 +239,7 @@ def _evaluated(
         ),
         flicker_excess=_mean(summary, "flicker_warp_excess"),
         seam_color=_mean(summary, "seam_color"),
+        forehead_color=_mean(summary, "forehead_color"),
         faces_missing=int(evaluation.faces()["output_missing"]),
         report=str(report),
     )
@@ -264,23 +274,24 @@ def _cell(value: float | None, spec: str) -> str:
 
 
 HEADER = (
-    "| pair | preset | start | model | steps | train s | source retrieval | id dist to source "
+    "| pair | preset | start | mask | model | steps | train s | source retrieval | id dist to source "
     "| id dist to target | pose err deg | expression err | detail kept | shimmer / target's "
-    "| flicker excess | seam dE | faces missing |"
+    "| flicker excess | seam dE | forehead dE | faces missing |"
 )
-RULE = "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+RULE = "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
 
 
 def table_row(row: PairResult) -> str:
     return (
-        f"| {row.source} -> {row.target} | {row.preset} | {row.base} "
+        f"| {row.source} -> {row.target} | {row.preset} | {row.base} | {row.mask} "
         f"| {row.model}, {row.parameters / 1e6:.2f} M "
         f"| {row.iterations} | {row.train_s:.0f} "
         f"| {_cell(row.source_retrieval, '.0%')} | {_cell(row.identity_to_source, '.3f')} "
         f"| {_cell(row.identity_to_target, '.3f')} | {_cell(row.pose_error_deg, '.2f')} "
         f"| {_cell(row.expression_error, '.4f')} | {_cell(row.detail_ratio, '.2f')} "
         f"| {_cell(row.shimmer_ratio, '.2f')} | {_cell(row.flicker_excess, '.2f')} "
-        f"| {_cell(row.seam_color, '.2f')} | {row.faces_missing}/{row.frames} |"
+        f"| {_cell(row.seam_color, '.2f')} | {_cell(row.forehead_color, '.1f')} "
+        f"| {row.faces_missing}/{row.frames} |"
     )
 
 
@@ -349,6 +360,9 @@ def main() -> None:
         "--bases", nargs="+", default=["none"], help="none (from scratch), auto (the shipped base), or paths"
     )
     parser.add_argument(
+        "--masks", nargs="+", default=["skin"], choices=["skin", "hull"], help="face masks to compare"
+    )
+    parser.add_argument(
         "--pairs",
         nargs="+",
         default=None,
@@ -378,11 +392,22 @@ def main() -> None:
         steps = args.steps or [BUDGETS[preset]]
         for source, target in pairs:
             for base in args.bases:
-                for row in run_pair(
-                    args.data, source, target, preset, base, steps, work, args.device, args.resume
-                ):
-                    rows.append(row)
-                    print(table_row(row), flush=True)
+                for mask in args.masks:
+                    for row in run_pair(
+                        args.data,
+                        source,
+                        target,
+                        preset,
+                        base,
+                        steps,
+                        work,
+                        args.device,
+                        args.resume,
+                        args.threads,
+                        mask,
+                    ):
+                        rows.append(row)
+                        print(table_row(row), flush=True)
     print()
     print("\n".join(reference_table()))
     if args.json:

@@ -77,6 +77,7 @@ def print_summary(payload: dict[str, Any]) -> None:
     print(row("flicker excess (warp)", "flicker_warp_excess", ".2f"))
     print(row("flicker excess (MAD)", "flicker_mad_excess", ".2f"))
     print(row("seam colour (dE)", "seam_color", ".2f"))
+    print(row("lower forehead (dE)", "forehead_color", ".2f"))
     print(row("seam gradient excess", "seam_gradient_excess", ".2f"))
 
 

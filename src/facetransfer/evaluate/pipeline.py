@@ -25,6 +25,7 @@ import numpy as np
 from facetransfer.errors import ConfigError, MediaError, NoFaceError
 from facetransfer.evaluate import flicker as flicker_mod
 from facetransfer.evaluate.detail import detail_ratio
+from facetransfer.evaluate.forehead import forehead_color_error
 from facetransfer.evaluate.geometry import expression_error, pose_errors
 from facetransfer.evaluate.identity import (
     FaceTools,
@@ -282,6 +283,9 @@ def _measure_frames(
             metrics.seam_gradient_target = seam.gradient_target
             metrics.seam_gradient_excess = seam.gradient_excess
         metrics.detail_ratio = detail_ratio(
+            crop(output_rgb, window), crop(target_rgb, window), landmarks_target - offset
+        )
+        metrics.forehead_color = forehead_color_error(
             crop(output_rgb, window), crop(target_rgb, window), landmarks_target - offset
         )
         if metrics.detail_ratio is not None:

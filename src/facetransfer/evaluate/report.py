@@ -54,6 +54,7 @@ def plot_metrics(evaluation: Evaluation, path: str | Path) -> None:
             ],
         ),
         ("seam", [("seam_color", "colour step change (dE)"), ("seam_gradient_excess", "gradient excess")]),
+        ("lower forehead\n(dE to target)", [("forehead_color", "hair smudge / covered hair")]),
     ]
     figure, axes = plt.subplots(len(panels), 1, figsize=(12, 2.1 * len(panels)), sharex=True)
     for axis, (title, lines) in zip(axes, panels, strict=True):

@@ -41,6 +41,7 @@ SUMMARY_KEYS: tuple[str, ...] = (
     "seam_gradient_output",
     "seam_gradient_target",
     "seam_gradient_excess",
+    "forehead_color",
 )
 
 
@@ -71,6 +72,7 @@ class FrameMetrics:
     seam_gradient_output: float | None = None
     seam_gradient_target: float | None = None
     seam_gradient_excess: float | None = None
+    forehead_color: float | None = None  # Delta-E of the lower forehead, output against target
 
     def to_json(self) -> dict[str, Any]:
         payload = asdict(self)
