@@ -48,7 +48,7 @@ from facetransfer.errors import ConfigError, NoFaceError, OutputExistsError
 from facetransfer.faces.align import Coverage
 from facetransfer.faces.detectors import DetectorName
 from facetransfer.faceset import Faceset, open_faceset
-from facetransfer.faceset.masks import known_mask
+from facetransfer.faceset.masks import known_mask, read_painted_masks
 from facetransfer.media import OUTPUT_FORMATS, Frame, probe
 from facetransfer.media import read_frames as media_read_frames
 
@@ -442,6 +442,8 @@ def convert_video(
     settings = config.face
     # the target faceset's painted and stored masks stand in for the skin mask computed per frame
     uses_skin = settings.mask.startswith("skin")
+    if uses_skin:
+        read_painted_masks(faceset)  # a bad painted mask stops the run before anything is written
     scheduler = FaceScheduler(
         records,
         predictor.resolution,

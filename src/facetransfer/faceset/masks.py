@@ -73,6 +73,17 @@ def painted_faces(faceset: Faceset) -> list[FaceRecord]:
     return [record for record in faceset.records if mask_file_name(record) in names]
 
 
+def read_painted_masks(faceset: Faceset, size: int | None = None) -> dict[str, np.ndarray]:
+    """face_id -> float32 (size, size) binary mask (default size: the crops') of every painted face.
+    Raises FacesetError naming the first file that cannot be read, so a command can check them all
+    before it starts writing."""
+    side = size or int(faceset.manifest.crop_size)
+    return {
+        record.face_id: read_mask_file(user_mask_path(faceset, record), side, painted=True)
+        for record in painted_faces(faceset)
+    }
+
+
 def stray_user_masks(faceset: Faceset) -> list[str]:
     """Files in `user_masks/` that match no face (a misnamed mask would otherwise be ignored)."""
     folder = faceset.root / USER_MASKS_DIR

@@ -23,7 +23,7 @@ from facetransfer.errors import FacesetError
 from facetransfer.faces.maskmethods import automatic_mask, encode_mask, masks_entry
 from facetransfer.faceset.io import MASKS_DIR, Faceset, is_faceset, mask_file_name, open_faceset
 from facetransfer.faceset.maskconfig import MaskConfig
-from facetransfer.faceset.masks import painted_faces, read_mask_file, stray_user_masks, user_mask_path
+from facetransfer.faceset.masks import read_painted_masks, stray_user_masks
 from facetransfer.fsutil import fsync_dir, write_json_atomic
 
 logger = logging.getLogger(__name__)
@@ -44,13 +44,6 @@ class MaskSummary:
 
     def to_json(self) -> dict[str, Any]:
         return dict(self.__dict__)
-
-
-def _painted_masks(faceset: Faceset, size: int) -> dict[str, np.ndarray]:
-    masks = {}
-    for record in painted_faces(faceset):
-        masks[record.face_id] = read_mask_file(user_mask_path(faceset, record), size, painted=True)
-    return masks
 
 
 def _replace_masks(faceset: Faceset, masks: dict[str, np.ndarray], entry: dict[str, object]) -> None:
@@ -99,7 +92,7 @@ def mask_faceset(
     for name in stray_user_masks(faceset):
         logger.warning("%s: user_masks/%s matches no face and is ignored", root, name)
     size = int(faceset.manifest.crop_size)
-    painted = _painted_masks(faceset, size)
+    painted = read_painted_masks(faceset, size)
     if config.train and len(painted) < MIN_PAINTED_TO_TRAIN:
         raise FacesetError(
             f"{root}: --train needs painted masks in {root / 'user_masks'} (none found); paint a few "
