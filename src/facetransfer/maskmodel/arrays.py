@@ -58,13 +58,11 @@ def images_to_tensor(crops: np.ndarray) -> torch.Tensor:
     return tensor.contiguous(memory_format=torch.channels_last)
 
 
-def masks_to_tensor(masks: np.ndarray) -> torch.Tensor:
-    """float (N, R, R) -> float32 (N, 1, R, R)."""
-    return torch.from_numpy(np.ascontiguousarray(masks, dtype=np.float32)).unsqueeze(1)
-
-
-def upsample_masks(masks: torch.Tensor, side: int) -> np.ndarray:
-    """float32 (N, 1, R, R) in [0, 1] -> float32 numpy (N, side, side) in [0, 1] (bilinear)."""
-    if masks.shape[-1] != side:
-        masks = torch.nn.functional.interpolate(masks, size=(side, side), mode="bilinear", align_corners=False)
-    return masks[:, 0].clamp(0.0, 1.0).contiguous().numpy().astype(np.float32, copy=False)
+def logits_to_masks(logits: torch.Tensor, side: int) -> np.ndarray:
+    """float32 logits (N, 1, R, R) -> float32 numpy masks (N, side, side) in [0, 1]. The logits are
+    upsampled (bilinear) before the sigmoid, which keeps the mask's edge sharp at the crop's size."""
+    if logits.shape[-1] != side:
+        logits = torch.nn.functional.interpolate(
+            logits, size=(side, side), mode="bilinear", align_corners=False
+        )
+    return torch.sigmoid(logits[:, 0]).contiguous().numpy().astype(np.float32, copy=False)

@@ -59,7 +59,9 @@ def random_affine(count: int, ranges: AugmentRanges, generator: torch.Generator)
     return theta
 
 
-def warp_pairs(images: torch.Tensor, masks: torch.Tensor, theta: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def warp_pairs(
+    images: torch.Tensor, masks: torch.Tensor, theta: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Warp images float32 (N, 3, R, R) and masks float32 (N, 1, R, R) by the same `theta` (N, 2, 3).
     Pixels read from beyond the edge repeat the edge, in the crop and in its mask alike."""
     both = torch.cat([images, masks], dim=1)
