@@ -21,6 +21,7 @@ import numpy as np
 
 from facetransfer.errors import FacesetError
 from facetransfer.faces.maskmethods import automatic_mask, encode_mask, masks_entry
+from facetransfer.faces.masks import face_hull_mask
 from facetransfer.faceset.io import MASKS_DIR, Faceset, is_faceset, mask_file_name, open_faceset
 from facetransfer.faceset.maskconfig import MaskConfig
 from facetransfer.faceset.masks import read_painted_masks, stray_user_masks
@@ -127,8 +128,8 @@ def mask_faceset(
         predicted = predict_masks(model, crops)
         fit_seconds = time.perf_counter() - fit_started
         for record, mask in zip(faceset.records, predicted, strict=True):
-            if record.face_id not in painted:
-                masks[record.face_id] = mask
+            if record.face_id not in painted:  # a mask is of the hull's pixels, as the automatic ones
+                masks[record.face_id] = mask * face_hull_mask(record.landmarks_crop, size, size)
         method = "trained"
         extra.update(automatic=config.method, steps=config.fit.steps, resolution=config.fit.resolution)
     _replace_masks(faceset, masks, masks_entry(method, len(masks), **extra))

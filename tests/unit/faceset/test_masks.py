@@ -132,3 +132,62 @@ def test_train_without_painted_masks_says_what_to_do(faceset_copy: Path) -> None
     with pytest.raises(FacesetError, match="user_masks"):
         mask_faceset(faceset_copy, MaskConfig(train=True))
     assert json.loads((faceset_copy / "faceset.json").read_text())["masks"]["method"] == "skin"
+
+
+@pytest.fixture(scope="module")
+def clip_faceset(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from facetransfer.extract import ExtractConfig, extract_faceset
+
+    folder = tmp_path_factory.mktemp("clip") / "faceset"
+    extract_faceset([shared_data / "video/grid/bbaf2n.mpg"], folder, ExtractConfig(crop_size=SIZE, every_n=3))
+    return folder
+
+
+def test_train_fits_the_painted_masks_and_applies_them_to_the_rest(
+    clip_faceset: Path, tmp_path: Path
+) -> None:
+    folder = Path(shutil.copytree(clip_faceset, tmp_path / "faceset"))
+    faceset = open_faceset(folder)
+    records = faceset.records
+    lower = slice(int(0.62 * SIZE), SIZE)  # a user paints the mouth and chin out (say, a microphone)
+
+    def painted_for(index: int) -> np.ndarray:
+        crop = faceset.read_crop(records[index])
+        mask = skin_mask(crop, records[index].landmarks_crop)
+        mask[lower] = 0.0
+        return (mask >= 0.5).astype(np.uint8) * 255
+
+    painted_indices = range(0, len(records), 5)
+    for index in painted_indices:
+        _paint(folder, mask_file_name(records[index]), painted_for(index))
+    before = {r.face_id: read_mask_file(folder / MASKS_DIR / mask_file_name(r), SIZE) for r in records}
+    result = subprocess.run(
+        [
+            *(sys.executable, "-m", "facetransfer", "mask", str(folder), "--train", "--steps", "200"),
+            *("--resolution", "64", "--threads", "1", "--user-weight", "8", "--json"),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["method"] == "trained" and summary["painted"] == len(painted_indices)
+    manifest = json.loads((folder / "faceset.json").read_text())["masks"]
+    assert manifest["method"] == "trained" and manifest["automatic"] == "skin"
+    for index, record in enumerate(records):
+        after = read_mask_file(folder / MASKS_DIR / mask_file_name(record), SIZE)
+        if index in painted_indices:
+            np.testing.assert_array_equal(after, painted_for(index) / 255.0)
+        else:  # the correction spread: the lower face is gone where the automatic mask had it
+            assert before[record.face_id][lower].mean() > 0.15
+            assert after[lower].mean() < 0.5 * before[record.face_id][lower].mean()
+            upper = slice(int(0.3 * SIZE), int(0.55 * SIZE))
+            assert iou(after[upper], before[record.face_id][upper] >= 0.5) > 0.8
+    opened = open_faceset(folder)
+    assert known_mask(opened, opened.records[1]) is not None  # trained masks stand for any method
+
+
+def iou(mask: np.ndarray, truth: np.ndarray) -> float:
+    predicted = mask >= 0.5
+    return float((predicted & truth).sum() / max(1, (predicted | truth).sum()))
