@@ -27,10 +27,13 @@ SKIN_METHOD_VERSION = 1
 ANALYSIS_PX = 128
 SKIN_DISTANCE = 4.0
 """Largest distance from the skin model (in its standard deviations) that still counts as skin."""
-LIGHTNESS_WEIGHT = 0.4
-"""How much lightness counts against chroma: shading moves L* far more than it moves a*, b*."""
+LIGHTNESS_FRACTION = 0.15
+"""The least spread of L* a skin model allows, as a fraction of its mean L*: shading moves lightness
+in proportion (a shade of skin is skin), hair is darker by a factor of two or more."""
 GROW_FRACTION = 0.05
 """Width of the ring around the hull, as a fraction of the crop, in which occluders are followed."""
+SMALL_PART_FRACTION = 0.01
+"""An enclosed not-skin region up to this share of the face is a part of it wherever it is."""
 _MIN_SAMPLES = 20
 _FLOOR = 9.0
 
@@ -41,10 +44,15 @@ def _shrunk(points: np.ndarray, factor: float) -> np.ndarray:
 
 
 def skin_sample_regions(landmarks: np.ndarray) -> list[np.ndarray]:
-    """Polygons (float32 (K, 2)) where a face's skin is most likely bare: both cheeks and the nose."""
+    """Polygons (float32 (K, 2)) where a face's skin is most likely bare: both upper cheeks (below the
+    eye, beside the nose, above where a beard grows) and the nose."""
     points = landmarks.astype(np.float32)
-    right_cheek = points[[41, 31, 48, 4, 2]]
-    left_cheek = points[[46, 35, 54, 12, 14]]
+    # halfway to the jaw only: on a turned head the jaw points lie on the background's edge
+    cheeks = []
+    for eye_outer, eye_inner, nostril, jaw_low, jaw_high in ((41, 40, 31, 2, 1), (46, 47, 35, 14, 15)):
+        halfway = [(points[jaw_low] + points[nostril]) / 2, (points[jaw_high] + points[eye_outer]) / 2]
+        cheeks.append(np.stack([points[eye_outer], points[eye_inner], points[nostril], *halfway]))
+    right_cheek, left_cheek = cheeks
     nose = points[[28, 31, 33, 35]]
     return [_shrunk(right_cheek, 0.7), _shrunk(left_cheek, 0.7), _shrunk(nose, 0.8)]
 
@@ -81,21 +89,39 @@ def skin_distance(lab: np.ndarray, samples: np.ndarray) -> np.ndarray:
     # a floor on the spread: a perfectly even cheek would otherwise make every other pixel "far"
     covariance = chroma.T @ chroma / len(chroma) + np.eye(2, dtype=np.float32) * _FLOOR
     inverse = np.linalg.inv(covariance).astype(np.float32)
-    lightness_sd = max(float(samples[:, 0].std()), 4.0) / LIGHTNESS_WEIGHT
+    lightness_sd = max(float(samples[:, 0].std()), LIGHTNESS_FRACTION * float(mean[0]), 2.0)
     difference = lab - mean.astype(np.float32)
     a, b = difference[..., 1], difference[..., 2]
     chroma_squared = inverse[0, 0] * a * a + 2.0 * inverse[0, 1] * a * b + inverse[1, 1] * b * b
     return np.sqrt(chroma_squared + (difference[..., 0] / lightness_sd) ** 2).astype(np.float32)
 
 
-def _enclosed(not_skin: np.ndarray, hull: np.ndarray) -> np.ndarray:
-    """bool: the not-skin pixels whose 8-connected region does not reach the hull's edge."""
-    count, labels = cv2.connectedComponents(not_skin.astype(np.uint8), connectivity=8)
-    edge = hull & ~cv2.erode(hull.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
+def brow_and_eye_zone(landmarks: np.ndarray, size: int) -> np.ndarray:
+    """bool (size, size): around the brows and the eyes, where dark regions are the face's own."""
+    points = landmarks.astype(np.float32)
+    zones = [
+        cv2.convexHull(_shrunk(np.concatenate([points[eye], points[brow]]), 1.3)).reshape(-1, 2)
+        for eye, brow in ((lm.RIGHT_EYE, lm.RIGHT_BROW), (lm.LEFT_EYE, lm.LEFT_BROW))
+    ]
+    nostrils = cv2.convexHull(_shrunk(points[30:36], 1.2)).reshape(-1, 2)
+    return _fill([*zones, nostrils], size)
+
+
+def _parts_of_the_face(not_skin: np.ndarray, region: np.ndarray, zone: np.ndarray) -> np.ndarray:
+    """bool: the not-skin regions (8-connected) that are parts of the face: enclosed by skin (they
+    do not reach `region`'s edge) and either small (a mole, a nostril) or where the brows, eyes and
+    nostrils are. A large enclosed region elsewhere (a moustache) stays out, as does everything
+    that reaches the edge."""
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(not_skin.astype(np.uint8), connectivity=8)
+    edge = region & ~cv2.erode(region.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
     touching = np.zeros(count, dtype=bool)
     touching[np.unique(labels[edge & not_skin])] = True
-    touching[0] = True
-    return ~touching[labels]
+    in_zone = np.zeros(count, dtype=bool)
+    in_zone[np.unique(labels[zone & not_skin])] = True
+    small = stats[:, cv2.CC_STAT_AREA] <= SMALL_PART_FRACTION * region.sum()
+    keep = ~touching & (small | in_zone)
+    keep[0] = False
+    return keep[labels]
 
 
 def skin_mask(crop_rgb: np.ndarray, landmarks_crop: np.ndarray) -> np.ndarray:
@@ -129,7 +155,8 @@ def skin_mask(crop_rgb: np.ndarray, landmarks_crop: np.ndarray) -> np.ndarray:
     # hull's edge, temple hair or a hand comes from beyond it.
     grow = 2 * round(GROW_FRACTION * ANALYSIS_PX) + 1
     region = cv2.dilate(hull.astype(np.uint8), np.ones((grow, grow), np.uint8)).astype(bool)
-    face = hull & (skin | _enclosed(region & ~skin, region))
+    zone = brow_and_eye_zone(points, ANALYSIS_PX)
+    face = hull & (skin | _parts_of_the_face(region & ~skin, region, zone))
     # close pinholes and drop specks the size of a pore before the mask goes back to crop size
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3))
     cleaned = cv2.morphologyEx(face.astype(np.uint8), cv2.MORPH_OPEN, kernel)
