@@ -11,7 +11,11 @@
    of those images may not be redistributed), and crop | hull | skin for GRID clips and for GRID
    faces with painted occluders (a fringe, a hand-coloured block, a microphone), which the docs show.
 
-Usage: python benchmarks/masks.py [--data ../shared/data] [--sheets DIR] [--fit] [--json OUT.json]
+With `--model DIR`, also `convert` of a GRID clip with `hull*learned` and `skin*learned` masks, with
+the target's faceset (stored masks) and without (masks computed from each crop).
+
+Usage: python benchmarks/masks.py [--data ../shared/data] [--sheets DIR] [--fit] [--model DIR]
+    [--json OUT.json]
 """
 
 from __future__ import annotations
@@ -118,6 +122,24 @@ def extraction_share(clip: Path, repeats: int) -> dict[str, float]:
     return best
 
 
+def conversion_share(model: Path, target: Path, faceset: Path | None, repeats: int) -> dict[str, float]:
+    """Best-of-`repeats` seconds of `facetransfer convert` with `hull*learned` and `skin*learned`
+    (with `faceset`: the stored masks are warped in; without: computed from each crop)."""
+    best: dict[str, float] = {}
+    with tempfile.TemporaryDirectory() as folder:
+        for mask in ("hull*learned", "skin*learned"):
+            for _ in range(repeats):
+                out = Path(folder) / "out.mp4"
+                command = [sys.executable, "-m", "facetransfer", "convert", str(target), "-m", str(model)]
+                command += ["-o", str(out), "--mask", mask, "--overwrite", "--threads", "2"]
+                command += ["--faceset", str(faceset)] if faceset else []
+                started = time.perf_counter()
+                subprocess.run(command, capture_output=True, text=True, check=True)
+                best[mask] = min(best.get(mask, np.inf), time.perf_counter() - started)
+    best["added"] = best["skin*learned"] / best["hull*learned"] - 1.0
+    return best
+
+
 def _shade_outside(crop: np.ndarray, mask: np.ndarray) -> np.ndarray:
     outside = mask[..., None] < 0.5
     return np.where(outside, (crop * np.array([0.55, 0.25, 0.25])).astype(np.uint8), crop)
@@ -191,6 +213,10 @@ def main() -> None:
     parser.add_argument("--fit", action="store_true", help="also fit a mask model on a third of the labels")
     parser.add_argument("--fit-steps", type=int, default=600)
     parser.add_argument("--repeats", type=int, default=3, help="runs of each extraction timing")
+    parser.add_argument(
+        "--model", type=Path, default=None, help="a model folder: also time conversion of --target-clip"
+    )
+    parser.add_argument("--target-clip", default="lbax4n", help="GRID clip converted with --model")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
 
@@ -219,6 +245,24 @@ def main() -> None:
         f"extract lbax4n (75 frames): {timing['without']:.2f} s without masks, {timing['with']:.2f} s "
         f"with: +{100 * timing['added']:.1f}%"
     )
+    if args.model:
+        clip = args.data / "video" / "grid" / f"{args.target_clip}.mpg"
+        with tempfile.TemporaryDirectory() as folder:
+            faceset = Path(folder) / "target"
+            subprocess.run(
+                [sys.executable, "-m", "facetransfer", "extract", str(clip), "-o", str(faceset)],
+                capture_output=True,
+                check=True,
+            )
+            results["convert_s"] = {
+                "faceset": conversion_share(args.model, clip, faceset, args.repeats),
+                "on_the_fly": conversion_share(args.model, clip, None, args.repeats),
+            }
+        for mode, timing in results["convert_s"].items():
+            print(
+                f"convert {args.target_clip} ({mode}): hull*learned {timing['hull*learned']:.2f} s, "
+                f"skin*learned {timing['skin*learned']:.2f} s: +{100 * timing['added']:.1f}%"
+            )
     if args.sheets:
         args.sheets.mkdir(parents=True, exist_ok=True)
         tiles, captions = [], []
