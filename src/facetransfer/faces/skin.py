@@ -30,12 +30,13 @@ SKIN_DISTANCE = 4.0
 LIGHTNESS_FRACTION = 0.15
 """The least spread of L* a skin model allows, as a fraction of its mean L*: shading moves lightness
 in proportion (a shade of skin is skin), hair is darker by a factor of two or more."""
+BRIGHTER_DISCOUNT = 0.5
 GROW_FRACTION = 0.05
 """Width of the ring around the hull, as a fraction of the crop, in which occluders are followed."""
 SMALL_PART_FRACTION = 0.01
 """An enclosed not-skin region up to this share of the face is a part of it wherever it is."""
 _MIN_SAMPLES = 20
-_FLOOR = 9.0
+_FLOOR = 16.0
 
 
 def _shrunk(points: np.ndarray, factor: float) -> np.ndarray:
@@ -93,7 +94,10 @@ def skin_distance(lab: np.ndarray, samples: np.ndarray) -> np.ndarray:
     difference = lab - mean.astype(np.float32)
     a, b = difference[..., 1], difference[..., 2]
     chroma_squared = inverse[0, 0] * a * a + 2.0 * inverse[0, 1] * a * b + inverse[1, 1] * b * b
-    return np.sqrt(chroma_squared + (difference[..., 0] / lightness_sd) ** 2).astype(np.float32)
+    # lighter than the model counts half: highlights are skin, while hair is nearly always darker
+    lightness = difference[..., 0] / lightness_sd
+    lightness = np.where(lightness > 0, BRIGHTER_DISCOUNT * lightness, lightness)
+    return np.sqrt(chroma_squared + lightness**2).astype(np.float32)
 
 
 def brow_and_eye_zone(landmarks: np.ndarray, size: int) -> np.ndarray:
