@@ -53,15 +53,24 @@ def iou(mask: np.ndarray, truth: np.ndarray) -> float:
 
 
 def accuracy(faces: list[LabelledFace]) -> dict[str, dict[str, float]]:
-    """method -> {"all": mean IoU, tag: mean IoU over the faces with that tag}."""
+    """method -> {"all": mean IoU, tag: mean IoU over the faces with that tag, "face_kept": mean
+    share of the true face pixels the mask keeps, "not_face_removed": mean share of the hull's
+    pixels that are not face (hair, glasses, hands, background) the mask leaves out, over the faces
+    where there are at least 1% of them}."""
     table: dict[str, dict[str, float]] = {}
     for method in MASK_METHODS:
         scores: dict[str, list[float]] = defaultdict(list)
         for face in faces:
-            score = iou(automatic_mask(method, face.crop_rgb, face.landmarks_crop), face.truth)
+            mask = automatic_mask(method, face.crop_rgb, face.landmarks_crop) >= 0.5
+            score = iou(mask.astype(np.float32), face.truth)
             scores["all"].append(score)
             for tag in face.tags:
                 scores[tag].append(score)
+            hull = automatic_mask("hull", face.crop_rgb, face.landmarks_crop) >= 0.5
+            scores["face_kept"].append(float((mask & face.truth).sum() / max(1, face.truth.sum())))
+            not_face = hull & ~face.truth
+            if not_face.sum() >= 0.01 * hull.sum():
+                scores["not_face_removed"].append(float((not_face & ~mask).sum() / not_face.sum()))
         table[method] = {tag: float(np.mean(values)) for tag, values in scores.items()}
     return table
 
@@ -227,7 +236,7 @@ def main() -> None:
     print(f"{len(faces)} labelled faces; IoU against the traced masks (mean)")
     print("| faces | n | " + " | ".join(MASK_METHODS) + " |")
     print("|---|---|" + "---|" * len(MASK_METHODS))
-    for tag in ["all", *tags]:
+    for tag in ["all", *tags, "face_kept", "not_face_removed"]:
         cells = " | ".join(f"{results['accuracy'][m].get(tag, float('nan')):.3f}" for m in MASK_METHODS)
         print(f"| {tag} | {counts.get(tag, len(faces))} | {cells} |")
     if args.fit:

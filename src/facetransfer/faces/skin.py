@@ -2,13 +2,14 @@
 
 The landmark hull says where the face is; this says which of its pixels are face. The method:
 
-1. a colour model of this face's skin, fitted on the cheeks and the nose (robust mean and spread of
-   CIE L*a*b*, chroma weighted more than lightness, which shading moves);
-2. every hull pixel scored by its distance to that model; far pixels are "not skin";
-3. not-skin regions that reach the hull's edge are occluders coming in from outside the face (a
-   fringe, glasses arms, a hand, a microphone, a beard, background at a profile's cheek) and stay
-   out; those enclosed by skin are parts of the face (brows, eyes, nostrils, an open mouth) and are
-   filled in; the eye and lip regions of the landmarks are always face.
+1. colour models of this face's skin, one per region where skin is most likely bare (the upper
+   cheeks and the nose): robust mean and spread of CIE L*a*b*;
+2. every pixel near the hull scored by its distance to the nearest model; far pixels are "not skin";
+3. not-skin regions that reach the edge of a ring around the hull are occluders coming in from
+   outside the face (a fringe, glasses arms, a hand, a microphone, a beard, background at a turned
+   cheek) and stay out; those enclosed by skin are parts of the face (brows, eyes, nostrils, a mole)
+   and are filled in, unless large and away from the brows and eyes (a moustache); the eye and lip
+   regions of the landmarks are always face. See docs/MASKS.md.
 
 Crops are uint8 (S, S, 3) RGB; landmarks float32 (68, 2) in crop pixels; masks float32 (S, S) in
 [0, 1]. The analysis runs at `ANALYSIS_PX` whatever the crop size, so it costs the same on every face.
