@@ -93,8 +93,10 @@ def choose(driver: Any, button: str, folder: Path, names: list[str], shot: str |
     driver.find_element("css selector", "#browser-go").click()
     wait_for(
         "the folder listing",
-        lambda: prop(driver, "#browser", ".dataset.loading") is None
-        and text_of(driver, "#browser-path") == str(folder),
+        lambda: (
+            prop(driver, "#browser", ".dataset.loading") is None
+            and text_of(driver, "#browser-path") == str(folder)
+        ),
         10,
     )
     for name in names:
