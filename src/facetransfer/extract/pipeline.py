@@ -36,7 +36,7 @@ from facetransfer.faces.identity import (
 from facetransfer.faces.landmarker import MeshLandmarker, landmarks_bbox
 from facetransfer.faces.pose import blur_score, head_pose
 from facetransfer.faces.verify import FaceVerifier
-from facetransfer.faceset.io import FacesetWriter, is_faceset
+from facetransfer.faceset.io import FacesetWriter, check_no_painted_masks, is_faceset
 from facetransfer.faceset.schema import FaceRecord, FacesetManifest
 from facetransfer.fsutil import atomic_dir
 from facetransfer.media import probe, read_frames, read_image
@@ -240,6 +240,7 @@ def extract_faceset(
         is_ours=is_faceset,
         what="faceset",
     )
+    check_no_painted_masks(output)
     probes = [probe(path) for path in input_paths]  # fail fast on bad inputs, before any work
     recorded = [recorded_source_path(path, output, config.anonymous) for path in input_paths]
     for info in probes:

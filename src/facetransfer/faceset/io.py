@@ -16,7 +16,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from facetransfer.errors import FacesetError
+from facetransfer.errors import FacesetError, OutputExistsError
 from facetransfer.faces.maskmethods import automatic_mask, encode_mask, masks_entry
 from facetransfer.faceset.schema import FACESET_FORMAT, FACESET_VERSION, FaceRecord, FacesetManifest
 from facetransfer.formats import read_versioned_json
@@ -29,11 +29,23 @@ MANIFEST_NAME = "faceset.json"
 RECORDS_NAME = "faces.jsonl"
 CROPS_DIR = "crops"
 MASKS_DIR = "masks"
+USER_MASKS_DIR = "user_masks"
 
 
 def is_faceset(path: str | os.PathLike[str]) -> bool:
     """A folder with a faceset manifest (the marker that lets `--overwrite` replace it)."""
     return has_json_format(Path(path) / MANIFEST_NAME, FACESET_FORMAT)
+
+
+def check_no_painted_masks(path: str | os.PathLike[str]) -> None:
+    """Refuse to replace a faceset that holds masks a user painted (`--overwrite` replaces only what
+    the tool made). Raises OutputExistsError."""
+    folder = Path(path) / USER_MASKS_DIR
+    if folder.is_dir() and any(folder.iterdir()):
+        raise OutputExistsError(
+            f"{path}: holds masks painted by hand in {USER_MASKS_DIR}/, which are never replaced; "
+            "move them out first or choose another path for the faceset"
+        )
 
 
 def mask_file_name(record: FaceRecord) -> str:

@@ -21,10 +21,8 @@ import numpy as np
 
 from facetransfer.errors import FacesetError
 from facetransfer.faces.maskmethods import METHOD_VERSIONS, automatic_mask
-from facetransfer.faceset.io import MASKS_DIR, Faceset, mask_file_name
+from facetransfer.faceset.io import MASKS_DIR, USER_MASKS_DIR, Faceset, mask_file_name
 from facetransfer.faceset.schema import FaceRecord
-
-USER_MASKS_DIR = "user_masks"
 
 
 def read_mask_file(path: Path, size: int, painted: bool = False) -> np.ndarray:

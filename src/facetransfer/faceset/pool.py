@@ -24,13 +24,14 @@ from facetransfer.errors import ConfigError, FacesetError
 from facetransfer.faceset.io import (
     CROPS_DIR,
     MASKS_DIR,
+    USER_MASKS_DIR,
     Faceset,
     FacesetWriter,
+    check_no_painted_masks,
     is_faceset,
     mask_file_name,
     open_faceset,
 )
-from facetransfer.faceset.masks import USER_MASKS_DIR
 from facetransfer.faceset.schema import FaceRecord, FacesetManifest
 from facetransfer.fsutil import atomic_dir
 from facetransfer.safety import check_output, resolved
@@ -103,6 +104,7 @@ def pool_facesets(
     facesets = [open_faceset(path) for path in inputs]
     _check_compatible(facesets)
     check_output(output_path, inputs, overwrite=overwrite, is_ours=is_faceset, what="pooled faceset")
+    check_no_painted_masks(output_path)
     final_root = resolved(output_path)
     records: list[FaceRecord] = []
     sources: list[dict[str, object]] = []

@@ -33,7 +33,7 @@ from facetransfer.faces.detectors import create_detector
 from facetransfer.faces.finder import FaceFinder
 from facetransfer.faces.landmarker import MeshLandmarker
 from facetransfer.faces.verify import FaceVerifier
-from facetransfer.faceset.io import FacesetWriter, is_faceset, open_faceset
+from facetransfer.faceset.io import FacesetWriter, check_no_painted_masks, is_faceset, open_faceset
 from facetransfer.faceset.schema import FaceRecord, FacesetManifest
 from facetransfer.fsutil import atomic_dir
 from facetransfer.media import IMAGE_EXTENSIONS, probe, read_frames, read_image
@@ -123,6 +123,7 @@ def pool_faces(
     if not paths:
         raise ConfigError("no inputs: name photo folders, videos or facesets of many people")
     check_output(output, paths, overwrite=config.overwrite, is_ours=is_faceset, what="faceset")
+    check_no_painted_masks(output)
     plan = [_plan_input(path) for path in paths]  # every input checked before any work
     for path, (kind, _items) in zip(paths, plan, strict=True):
         if kind == "faceset":

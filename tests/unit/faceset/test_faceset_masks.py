@@ -191,3 +191,22 @@ def test_train_fits_the_painted_masks_and_applies_them_to_the_rest(
 def iou(mask: np.ndarray, truth: np.ndarray) -> float:
     predicted = mask >= 0.5
     return float((predicted & truth).sum() / max(1, (predicted | truth).sum()))
+
+
+def test_overwrite_never_replaces_a_faceset_with_painted_masks(faceset_copy: Path, shared_data: Path) -> None:
+    faceset = open_faceset(faceset_copy)
+    painted = _paint(faceset_copy, mask_file_name(faceset.records[0]), np.full((SIZE, SIZE), 255, np.uint8))
+    before = painted.read_bytes()
+    result = subprocess.run(
+        [
+            *(sys.executable, "-m", "facetransfer", "extract", str(shared_data / "image/faces/biden.jpg")),
+            *("-o", str(faceset_copy), "--overwrite"),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "painted by hand" in lines[0] and str(faceset_copy) in lines[0]
+    assert painted.read_bytes() == before and len(open_faceset(faceset_copy)) == len(faceset)
