@@ -16,6 +16,7 @@ from facetransfer.options import all_sections, build, option_fields, read_config
 # The flags that are a command's own (its inputs, outputs and what it prints), not stage options.
 COMMAND_FLAGS: dict[str, set[str]] = {
     "extract": {"-h", "--help", "-o", "--output", "--json", "--config", "--print-config"},
+    "mask": {"-h", "--help", "--json", "--config", "--print-config"},
     "train": {"-h", "--help", "-o", "--output", "--preset", "--config", "--print-config"},
     "pretrain": {"-h", "--help", "-o", "--output", "--preset", "--config", "--print-config"},
     "convert": {
