@@ -12,7 +12,8 @@ import logging
 import os
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,7 @@ from facetransfer.faces.masks import face_hull_mask
 from facetransfer.faceset.io import MASKS_DIR, Faceset, is_faceset, mask_file_name, open_faceset
 from facetransfer.faceset.maskconfig import MaskConfig
 from facetransfer.faceset.masks import read_painted_masks, stray_user_masks
+from facetransfer.faceset.schema import FaceRecord
 from facetransfer.fsutil import fsync_dir, write_json_atomic
 
 logger = logging.getLogger(__name__)
@@ -47,16 +49,17 @@ class MaskSummary:
         return dict(self.__dict__)
 
 
-def _replace_masks(faceset: Faceset, masks: dict[str, np.ndarray], entry: dict[str, object]) -> None:
-    """Write `masks` (face_id -> float (S, S)) as the faceset's new `masks/`, then its manifest."""
+@contextmanager
+def _new_masks_folder(faceset: Faceset, entry: dict[str, object]) -> Iterator[Path]:
+    """A folder to write the new masks into; on success it replaces `masks/` whole and the manifest
+    gets `entry`, on failure it is removed and nothing changed."""
     root = faceset.root
     staging = root / f".{MASKS_DIR}.{os.getpid()}.tmp"
     old = root / f".{MASKS_DIR}.{os.getpid()}.old"
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir()
     try:
-        for record in faceset.records:
-            (staging / mask_file_name(record)).write_bytes(encode_mask(masks[record.face_id]))
+        yield staging
         fsync_dir(staging)
         current = root / MASKS_DIR
         if current.exists():
@@ -69,6 +72,34 @@ def _replace_masks(faceset: Faceset, masks: dict[str, np.ndarray], entry: dict[s
     fsync_dir(root)
     faceset.manifest.masks = entry
     write_json_atomic(root / "faceset.json", faceset.manifest.to_json())
+
+
+def _fitted_masks(
+    faceset: Faceset,
+    automatic: np.ndarray,
+    painted: dict[str, np.ndarray],
+    config: MaskConfig,
+    progress: Callable[[str, int, int], None] | None,
+) -> np.ndarray:
+    """float32 (N, S, S): the masks of a model fitted on `automatic` (uint8 (N, S, S), painted masks
+    in place), painted faces weighted `user_weight`, cut by each face's hull."""
+    from facetransfer.maskmodel import fit_mask_model, predict_masks
+
+    records = faceset.records
+    crops = np.stack([faceset.read_crop(record) for record in records])
+    weights = np.array([config.fit.user_weight if r.face_id in painted else 1.0 for r in records], np.float32)
+
+    def report(step: int, steps: int, loss: float) -> None:
+        if progress:
+            progress("fit", step, steps)
+
+    targets = automatic.astype(np.float32) * np.float32(1.0 / 255.0)
+    model = fit_mask_model(crops, targets, weights, config.fit, report)
+    predicted = predict_masks(model, crops)
+    size = crops.shape[1]
+    for index, record in enumerate(records):  # a mask is of the hull's pixels, as the automatic ones
+        predicted[index] *= face_hull_mask(record.landmarks_crop, size, size)
+    return predicted
 
 
 def mask_faceset(
@@ -99,47 +130,52 @@ def mask_faceset(
             f"{root}: --train needs painted masks in {root / 'user_masks'} (none found); paint a few "
             "faces' masks (white = face), named as their crop files, or run without --train"
         )
-    crops = np.stack([faceset.read_crop(record) for record in faceset.records])
-    masks: dict[str, np.ndarray] = {}
-    for done, (record, crop) in enumerate(zip(faceset.records, crops, strict=True), start=1):
-        own = painted.get(record.face_id)
-        masks[record.face_id] = (
-            own if own is not None else automatic_mask(config.method, crop, record.landmarks_crop)
-        )
-        if progress:
-            progress("masks", done, len(crops))
+    records = faceset.records
+    fitted = (
+        {"automatic": config.method, "steps": config.fit.steps, "resolution": config.fit.resolution}
+        if config.train
+        else {}
+    )
+    method = "trained" if config.train else config.method
+    entry = masks_entry(method, len(records), painted=len(painted), **fitted)
+    kept: list[float] = []  # share of each crop kept as face
     fit_seconds = None
-    method: str = config.method
-    extra: dict[str, object] = {"painted": len(painted)}
-    if config.train:
-        from facetransfer.maskmodel import fit_mask_model, predict_masks
+    with _new_masks_folder(faceset, entry) as folder:
 
-        fit_started = time.perf_counter()
-        weights = np.array(
-            [config.fit.user_weight if r.face_id in painted else 1.0 for r in faceset.records], np.float32
-        )
-        stacked = np.stack([masks[record.face_id] for record in faceset.records]).astype(np.float32)
+        def store(record: FaceRecord, mask: np.ndarray) -> None:
+            (folder / mask_file_name(record)).write_bytes(encode_mask(mask))
 
-        def report(step: int, steps: int, loss: float) -> None:
+        # for a fit the automatic masks are kept, as 8-bit so that a large faceset fits in memory
+        automatic: list[np.ndarray] = []
+        for done, record in enumerate(records, start=1):
+            own = painted.get(record.face_id)
+            mask = (
+                own
+                if own is not None
+                else automatic_mask(config.method, faceset.read_crop(record), record.landmarks_crop)
+            )
+            if config.train:
+                automatic.append((mask * 255.0 + 0.5).astype(np.uint8))
+            else:
+                store(record, mask)
+                kept.append(float((mask >= 0.5).mean()))
             if progress:
-                progress("fit", step, steps)
-
-        model = fit_mask_model(crops, stacked, weights, config.fit, report)
-        predicted = predict_masks(model, crops)
-        fit_seconds = time.perf_counter() - fit_started
-        for record, mask in zip(faceset.records, predicted, strict=True):
-            if record.face_id not in painted:  # a mask is of the hull's pixels, as the automatic ones
-                masks[record.face_id] = mask * face_hull_mask(record.landmarks_crop, size, size)
-        method = "trained"
-        extra.update(automatic=config.method, steps=config.fit.steps, resolution=config.fit.resolution)
-    _replace_masks(faceset, masks, masks_entry(method, len(masks), **extra))
-    coverage = float(np.mean([float((mask >= 0.5).mean()) for mask in masks.values()]))
+                progress("masks", done, len(records))
+        if config.train:
+            fit_started = time.perf_counter()
+            predicted = _fitted_masks(faceset, np.stack(automatic), painted, config, progress)
+            fit_seconds = time.perf_counter() - fit_started
+            for record, mask in zip(records, predicted, strict=True):
+                own = painted.get(record.face_id)
+                final = own if own is not None else mask
+                store(record, final)
+                kept.append(float((final >= 0.5).mean()))
     return MaskSummary(
         faceset=str(root),
-        faces=len(masks),
+        faces=len(records),
         painted=len(painted),
         method=method,
         seconds=time.perf_counter() - started,
-        mean_coverage=coverage,
+        mean_coverage=float(np.mean(kept)),
         fit_seconds=fit_seconds,
     )
