@@ -154,7 +154,11 @@ def prune_checkpoints(model_dir: Path, keep: int) -> None:
     steps = list_checkpoints(model_dir)
     for path in steps[: max(0, len(steps) - keep)]:
         if path.name != latest:
-            shutil.rmtree(path, ignore_errors=True)
+            # hidden first, then deleted: a kill in the middle of the deletion leaves a temporary
+            # (removed by `recover`), never a visible checkpoint with half its files
+            doomed = path.with_name(f".{path.name}.{os.getpid()}.pruned.tmp")
+            os.replace(path, doomed)
+            shutil.rmtree(doomed, ignore_errors=True)
 
 
 def update_best(model_dir: Path, checkpoint: Path) -> None:

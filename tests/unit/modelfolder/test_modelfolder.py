@@ -71,6 +71,7 @@ def test_only_the_newest_saves_are_kept_and_best_survives_pruning(tmp_path: Path
         if step == 2:
             update_best(folder, path)
     assert [p.name for p in list_checkpoints(folder)] == ["step_00000004", "step_00000005"]
+    assert [p.name for p in (folder / CHECKPOINTS_DIR).iterdir() if p.name.startswith(".")] == []
     best_state = load_checkpoint(folder / "best", build_model(MODEL))
     assert best_state.step == 2
     best, config = load_model(folder, which="best")
@@ -100,9 +101,13 @@ def test_recover_removes_unfinished_saves_and_restores_best(tmp_path: Path) -> N
     half_written.mkdir()
     (half_written / "model.safetensors").write_bytes(b"partial")
     (folder / ".latest.xyz.tmp").write_text("step_00000002")
+    half_pruned = folder / CHECKPOINTS_DIR / ".step_00000000.123.pruned.tmp"  # killed while pruning
+    half_pruned.mkdir()
+    (half_pruned / "optimizer.pt").write_bytes(b"left over")
     (folder / "best").rename(folder / ".best.old")  # a crash between the two renames of update_best
     actions = recover(folder)
     assert not half_written.exists() and not (folder / ".latest.xyz.tmp").exists()
+    assert not half_pruned.exists()
     assert (folder / "best" / "model.safetensors").is_file() and "restored best/" in actions
     assert latest_checkpoint(folder) == path
 
