@@ -38,7 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from facetransfer.faces import landmarks as lm
 from facetransfer.faces.maskmethods import MASK_METHODS, automatic_mask
 from facetransfer.faceset import open_faceset
-from facetransfer.sheet import contact_sheet, write_png
+from facetransfer.sheet import contact_sheet, tint_outside, write_png
 from mask_set import LabelledFace, load_label_set
 
 REPO = Path(__file__).resolve().parents[1]
@@ -149,15 +149,10 @@ def conversion_share(model: Path, target: Path, faceset: Path | None, repeats: i
     return best
 
 
-def _shade_outside(crop: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    outside = mask[..., None] < 0.5
-    return np.where(outside, (crop * np.array([0.55, 0.25, 0.25])).astype(np.uint8), crop)
-
-
 def _row(crop: np.ndarray, landmarks: np.ndarray, truth: np.ndarray | None = None) -> list[np.ndarray]:
-    tiles = [crop] + [_shade_outside(crop, automatic_mask(m, crop, landmarks)) for m in ("hull", "skin")]
+    tiles = [crop] + [tint_outside(crop, automatic_mask(m, crop, landmarks)) for m in ("hull", "skin")]
     if truth is not None:
-        tiles.append(_shade_outside(crop, truth.astype(np.float32)))
+        tiles.append(tint_outside(crop, truth.astype(np.float32)))
     return tiles
 
 

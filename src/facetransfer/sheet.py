@@ -39,6 +39,13 @@ def contact_sheet(
     return sheet
 
 
+def tint_outside(image_rgb: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """uint8 (H, W, 3): `image_rgb` with the pixels a float mask (H, W) leaves out (below 0.5) tinted
+    dark red, to show masks on contact sheets."""
+    tinted = (image_rgb * np.array([0.55, 0.25, 0.25], np.float32)).astype(np.uint8)
+    return np.where(mask[..., None] < 0.5, tinted, image_rgb)
+
+
 def write_png(path: str | Path, image_rgb: np.ndarray) -> None:
     """Write a uint8 RGB image as PNG, atomically."""
     ok, encoded = cv2.imencode(".png", cv2.cvtColor(image_rgb, cv2.COLOR_RGB2BGR))

@@ -64,14 +64,11 @@ def faceset_info(path: Path) -> dict[str, Any]:
 def masked_view(faceset: Any, record: Any) -> Any:
     """The crop with what its mask leaves out tinted dark red (the mask that training and conversion
     use: painted, stored or computed now), so a user sees which faces to paint."""
-    import numpy as np
-
     from facetransfer.faceset.masks import face_mask
+    from facetransfer.sheet import tint_outside
 
     crop = faceset.read_crop(record)
-    outside = face_mask(faceset, record, crop)[..., None] < 0.5
-    tinted = (crop * np.array([0.55, 0.25, 0.25], np.float32)).astype(np.uint8)
-    return np.where(outside, tinted, crop)
+    return tint_outside(crop, face_mask(faceset, record, crop))
 
 
 def write_faceset_sheet(path: Path, out: Path, limit: int) -> int:

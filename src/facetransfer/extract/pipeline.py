@@ -36,11 +36,10 @@ from facetransfer.faces.identity import (
 from facetransfer.faces.landmarker import MeshLandmarker, landmarks_bbox
 from facetransfer.faces.pose import blur_score, head_pose
 from facetransfer.faces.verify import FaceVerifier
-from facetransfer.faceset.io import FacesetWriter, check_no_painted_masks, is_faceset
+from facetransfer.faceset.io import FacesetWriter, check_faceset_output
 from facetransfer.faceset.schema import FaceRecord, FacesetManifest
 from facetransfer.fsutil import atomic_dir
 from facetransfer.media import probe, read_frames, read_image
-from facetransfer.safety import check_output
 
 logger = logging.getLogger(__name__)
 
@@ -233,14 +232,7 @@ def extract_faceset(
     started = time.perf_counter()
     output = Path(output)
     input_paths = [Path(p) for p in inputs]
-    check_output(
-        output,
-        [*input_paths, *config.reference],
-        overwrite=config.overwrite,
-        is_ours=is_faceset,
-        what="faceset",
-    )
-    check_no_painted_masks(output)
+    check_faceset_output(output, [*input_paths, *config.reference], config.overwrite)
     probes = [probe(path) for path in input_paths]  # fail fast on bad inputs, before any work
     recorded = [recorded_source_path(path, output, config.anonymous) for path in input_paths]
     for info in probes:

@@ -7,7 +7,7 @@ import json
 import logging
 import os
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +21,7 @@ from facetransfer.faces.maskmethods import automatic_mask, encode_mask, masks_en
 from facetransfer.faceset.schema import FACESET_FORMAT, FACESET_VERSION, FaceRecord, FacesetManifest
 from facetransfer.formats import read_versioned_json
 from facetransfer.fsutil import fsync_dir, write_json_atomic
-from facetransfer.safety import has_json_format
+from facetransfer.safety import check_output, has_json_format
 
 logger = logging.getLogger(__name__)
 
@@ -37,14 +37,20 @@ def is_faceset(path: str | os.PathLike[str]) -> bool:
     return has_json_format(Path(path) / MANIFEST_NAME, FACESET_FORMAT)
 
 
-def check_no_painted_masks(path: str | os.PathLike[str]) -> None:
-    """Refuse to replace a faceset that holds masks a user painted (`--overwrite` replaces only what
-    the tool made). Raises OutputExistsError."""
-    folder = Path(path) / USER_MASKS_DIR
+def check_faceset_output(
+    output: str | os.PathLike[str],
+    inputs: Iterable[str | os.PathLike[str]],
+    overwrite: bool,
+    what: str = "faceset",
+) -> None:
+    """`safety.check_output` for a faceset, which also refuses to replace one that holds masks a user
+    painted (`--overwrite` replaces only what the tool made). Raises OutputExistsError."""
+    check_output(output, inputs, overwrite=overwrite, is_ours=is_faceset, what=what)
+    folder = Path(output) / USER_MASKS_DIR
     if folder.is_dir() and any(folder.iterdir()):
         raise OutputExistsError(
-            f"{path}: holds masks painted by hand in {USER_MASKS_DIR}/, which are never replaced; "
-            "move them out first or choose another path for the faceset"
+            f"{output}: holds masks painted by hand in {USER_MASKS_DIR}/, which are never replaced; "
+            f"move them out first or choose another path for the {what}"
         )
 
 
@@ -155,10 +161,10 @@ class FacesetWriter:
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="crop-writer")
         self._pending: deque[Future[None]] = deque()
 
-    def _encode(self, path: Path, crop_rgb: np.ndarray, landmarks_crop: np.ndarray | None) -> None:
-        if self.mask_method and landmarks_crop is not None:
-            mask = automatic_mask(self.mask_method, crop_rgb, landmarks_crop)
-            (self.root / MASKS_DIR / f"{path.stem}.png").write_bytes(encode_mask(mask))
+    def _encode(self, path: Path, crop_rgb: np.ndarray, mask_for: tuple[Path, np.ndarray] | None) -> None:
+        if self.mask_method and mask_for is not None:
+            mask_path, landmarks_crop = mask_for
+            mask_path.write_bytes(encode_mask(automatic_mask(self.mask_method, crop_rgb, landmarks_crop)))
         if self.image_format == "png":
             params = [cv2.IMWRITE_PNG_COMPRESSION, 1]
         else:
@@ -174,8 +180,12 @@ class FacesetWriter:
         while self._pending and (self._pending[0].done() or len(self._pending) >= 16):
             self._pending.popleft().result()
         path = self.root / CROPS_DIR / record.crop_file
-        landmarks = record.landmarks_crop if self.mask_method else None
-        self._pending.append(self._pool.submit(self._encode, path, crop_rgb.copy(), landmarks))
+        mask_for = (
+            (self.root / MASKS_DIR / mask_file_name(record), record.landmarks_crop)
+            if self.mask_method
+            else None
+        )
+        self._pending.append(self._pool.submit(self._encode, path, crop_rgb.copy(), mask_for))
 
     def flush(self) -> None:
         """Wait until every crop handed to `write_crop` is on disk (re-raises encoding errors)."""

@@ -27,14 +27,13 @@ from facetransfer.faceset.io import (
     USER_MASKS_DIR,
     Faceset,
     FacesetWriter,
-    check_no_painted_masks,
-    is_faceset,
+    check_faceset_output,
     mask_file_name,
     open_faceset,
 )
 from facetransfer.faceset.schema import FaceRecord, FacesetManifest
 from facetransfer.fsutil import atomic_dir
-from facetransfer.safety import check_output, resolved
+from facetransfer.safety import resolved
 
 logger = logging.getLogger(__name__)
 
@@ -103,8 +102,7 @@ def pool_facesets(
     output_path = Path(output)
     facesets = [open_faceset(path) for path in inputs]
     _check_compatible(facesets)
-    check_output(output_path, inputs, overwrite=overwrite, is_ours=is_faceset, what="pooled faceset")
-    check_no_painted_masks(output_path)
+    check_faceset_output(output_path, inputs, overwrite, what="pooled faceset")
     final_root = resolved(output_path)
     records: list[FaceRecord] = []
     sources: list[dict[str, object]] = []

@@ -76,17 +76,18 @@ def _new_masks_folder(faceset: Faceset, entry: dict[str, object]) -> Iterator[Pa
 
 def _fitted_masks(
     faceset: Faceset,
+    crops: np.ndarray,
     automatic: np.ndarray,
     painted: dict[str, np.ndarray],
     config: MaskConfig,
     progress: Callable[[str, int, int], None] | None,
 ) -> np.ndarray:
-    """float32 (N, S, S): the masks of a model fitted on `automatic` (uint8 (N, S, S), painted masks
-    in place), painted faces weighted `user_weight`, cut by each face's hull."""
+    """float32 (N, S, S): the masks of a model fitted on the faces' `crops` (uint8 (N, S, S, 3)) and
+    `automatic` masks (uint8 (N, S, S), painted masks in place), painted faces weighted
+    `user_weight`, cut by each face's hull."""
     from facetransfer.maskmodel import fit_mask_model, predict_masks
 
     records = faceset.records
-    crops = np.stack([faceset.read_crop(record) for record in records])
     weights = np.array([config.fit.user_weight if r.face_id in painted else 1.0 for r in records], np.float32)
 
     def report(step: int, steps: int, loss: float) -> None:
@@ -145,16 +146,15 @@ def mask_faceset(
         def store(record: FaceRecord, mask: np.ndarray) -> None:
             (folder / mask_file_name(record)).write_bytes(encode_mask(mask))
 
-        # for a fit the automatic masks are kept, as 8-bit so that a large faceset fits in memory
+        # a fit needs every crop and automatic mask (kept as 8-bit); without one, each is written and let go
+        crops: list[np.ndarray] = []
         automatic: list[np.ndarray] = []
         for done, record in enumerate(records, start=1):
+            crop = faceset.read_crop(record)
             own = painted.get(record.face_id)
-            mask = (
-                own
-                if own is not None
-                else automatic_mask(config.method, faceset.read_crop(record), record.landmarks_crop)
-            )
+            mask = own if own is not None else automatic_mask(config.method, crop, record.landmarks_crop)
             if config.train:
+                crops.append(crop)
                 automatic.append((mask * 255.0 + 0.5).astype(np.uint8))
             else:
                 store(record, mask)
@@ -163,7 +163,9 @@ def mask_faceset(
                 progress("masks", done, len(records))
         if config.train:
             fit_started = time.perf_counter()
-            predicted = _fitted_masks(faceset, np.stack(automatic), painted, config, progress)
+            predicted = _fitted_masks(
+                faceset, np.stack(crops), np.stack(automatic), painted, config, progress
+            )
             fit_seconds = time.perf_counter() - fit_started
             for record, mask in zip(records, predicted, strict=True):
                 own = painted.get(record.face_id)

@@ -33,12 +33,11 @@ from facetransfer.faces.detectors import create_detector
 from facetransfer.faces.finder import FaceFinder
 from facetransfer.faces.landmarker import MeshLandmarker
 from facetransfer.faces.verify import FaceVerifier
-from facetransfer.faceset.io import FacesetWriter, check_no_painted_masks, is_faceset, open_faceset
+from facetransfer.faceset.io import FacesetWriter, check_faceset_output, is_faceset, open_faceset
 from facetransfer.faceset.schema import FaceRecord, FacesetManifest
 from facetransfer.fsutil import atomic_dir
 from facetransfer.media import IMAGE_EXTENSIONS, probe, read_frames, read_image
 from facetransfer.media.reader import natural_sort_key
-from facetransfer.safety import check_output
 
 logger = logging.getLogger(__name__)
 
@@ -122,8 +121,7 @@ def pool_faces(
     paths = [Path(path) for path in inputs]
     if not paths:
         raise ConfigError("no inputs: name photo folders, videos or facesets of many people")
-    check_output(output, paths, overwrite=config.overwrite, is_ours=is_faceset, what="faceset")
-    check_no_painted_masks(output)
+    check_faceset_output(output, paths, config.overwrite)
     plan = [_plan_input(path) for path in paths]  # every input checked before any work
     for path, (kind, _items) in zip(paths, plan, strict=True):
         if kind == "faceset":
