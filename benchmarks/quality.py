@@ -12,13 +12,15 @@ DeepFaceLab paper's FaceForensics++ numbers are printed beside it for context; d
 says how the definitions differ.
 
 Usage: python benchmarks/quality.py [--presets tiny cpu] [--steps N ...] [--bases none auto ...]
-    [--masks skin hull] [--pairs bbaf2n:lbbc2a cremad:real] [--data ../shared/data] [--work DIR [--resume]]
+    [--masks skin hull] [--recipes default sharpen ...] [--pairs bbaf2n:lbbc2a cremad:real]
+    [--data ../shared/data] [--work DIR [--resume]]
     [--json OUT.json] [--record docs/BENCHMARKS.md | --no-record]
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import platform
@@ -37,6 +39,15 @@ PAIRS: tuple[tuple[str, str], ...] = (("bbaf2n", "lbbc2a"), ("sbwe5n", "lbax4n")
 # Training budget (iterations of a new model) per preset: the fixed part of the protocol.
 BUDGETS: dict[str, int] = {"tiny": 500, "cpu": 3000, "gpu128": 20000, "gpu256": 40000}
 # DeepFaceLab paper (Perov et al. 2020, arXiv:2005.05535), FaceForensics++ table.
+# Training recipes to compare (`--recipes`): extra `train` options of a new model.
+RECIPES: dict[str, list[str]] = {
+    "default": [],
+    "sharpen": ["--sharpen-fraction", "0.25"],
+    "balance-yaw": ["--balance-yaw"],
+    "lr-dropout": ["--lr-dropout", "0.3"],
+    "eyes-mouth": ["--eyes-mouth-weight", "300"],
+    "gan": ["--gan-weight", "0.1"],
+}
 REFERENCE: dict[str, dict[str, float]] = {
     "DeepFaceLab": {"ssim": 0.73, "perceptual": 0.39, "verification": 0.61, "landmarks": 0.73, "pose": 1.12},
     "DeepFakes": {"ssim": 0.71, "perceptual": 0.41, "verification": 0.69, "landmarks": 1.15, "pose": 4.75},
@@ -52,6 +63,7 @@ class PairResult:
     preset: str
     base: str
     mask: str
+    recipe: str
     iterations: int
     model: str
     parameters: int
@@ -134,11 +146,12 @@ def run_pair(
     resume: bool = False,
     threads: int = 0,
     mask: str = "skin",
+    recipe: str = "default",
 ) -> list[PairResult]:
     """Extract, train, convert and evaluate one pair in `work/<source>_to_<target>/`, one model per
-    preset, base and face mask (`mask`: training's `--face-mask`, conversion's `--mask MASK*learned`),
-    evaluated at each of `steps`. With `resume`, facesets, models and swaps already there are reused
-    (times of skipped stages are 0)."""
+    preset, base, face mask (`mask`: training's `--face-mask`, conversion's `--mask MASK*learned`)
+    and recipe (`RECIPES`), evaluated at each of `steps`. With `resume`, facesets, models and swaps
+    already there are reused (times of skipped stages are 0)."""
     folder = work / f"{source}_to_{target}"
     folder.mkdir(parents=True, exist_ok=True)
     log = folder / "log.txt"
@@ -147,7 +160,7 @@ def run_pair(
     for videos, faceset in ((source_videos, folder / "source"), ([target_video], folder / "target")):
         if not (faceset / "faceset.json").is_file():
             extract_s += run_cli(["extract", *map(str, videos), "-o", str(faceset), "--overwrite"], log)
-    tag = f"{preset}_{base_tag(base)}_{mask}"
+    tag = f"{preset}_{base_tag(base)}_{mask}" + ("" if recipe == "default" else f"_{recipe}")
     model = folder / f"model_{tag}"
     rows = []
     for iterations in sorted(steps):
@@ -155,7 +168,7 @@ def run_pair(
         if int(trained.get("step", 0)) < iterations:
             train_args = ["train", str(folder / "source"), str(folder / "target"), "-o", str(model)]
             if not trained:  # a new model; an existing one keeps its own architecture
-                train_args += ["--preset", preset, "--base", base, "--face-mask", mask]
+                train_args += ["--preset", preset, "--base", base, "--face-mask", mask, *RECIPES[recipe]]
             train_args += ["--iterations", str(iterations), "--seed", "0", "--device", device]
             train_args += ["--save-every-steps", str(iterations), "--threads", str(threads)]
             run_cli(train_args, log)
@@ -179,6 +192,7 @@ def run_pair(
                 preset,
                 base,
                 mask,
+                recipe,
                 iterations,
             )
         )
@@ -197,6 +211,7 @@ def _evaluated(
     preset: str,
     base: str,
     mask: str,
+    recipe: str,
     iterations: int,
 ) -> PairResult:
     from facetransfer.evaluate import EvaluateConfig, evaluate_swap, write_report
@@ -219,6 +234,7 @@ def _evaluated(
         preset=preset,
         base=base_tag(base),
         mask=mask,
+        recipe=recipe,
         iterations=iterations,
         model=f"{trained.get('model')} {trained.get('resolution')} px",
         parameters=int(trained.get("parameters") or 0),
@@ -274,16 +290,16 @@ def _cell(value: float | None, spec: str) -> str:
 
 
 HEADER = (
-    "| pair | preset | start | mask | model | steps | train s | source retrieval | id dist to source "
-    "| id dist to target | pose err deg | expression err | detail kept | shimmer / target's "
-    "| flicker excess | seam dE | forehead dE | faces missing |"
+    "| pair | preset | start | mask | recipe | model | steps | train s | source retrieval "
+    "| id dist to source | id dist to target | pose err deg | expression err | detail kept "
+    "| shimmer / target's | flicker excess | seam dE | forehead dE | faces missing |"
 )
-RULE = "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+RULE = "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
 
 
 def table_row(row: PairResult) -> str:
     return (
-        f"| {row.source} -> {row.target} | {row.preset} | {row.base} | {row.mask} "
+        f"| {row.source} -> {row.target} | {row.preset} | {row.base} | {row.mask} | {row.recipe} "
         f"| {row.model}, {row.parameters / 1e6:.2f} M "
         f"| {row.iterations} | {row.train_s:.0f} "
         f"| {_cell(row.source_retrieval, '.0%')} | {_cell(row.identity_to_source, '.3f')} "
@@ -363,6 +379,9 @@ def main() -> None:
         "--masks", nargs="+", default=["skin"], choices=["skin", "hull"], help="face masks to compare"
     )
     parser.add_argument(
+        "--recipes", nargs="+", default=["default"], choices=sorted(RECIPES), help="recipes to compare"
+    )
+    parser.add_argument(
         "--pairs",
         nargs="+",
         default=None,
@@ -392,7 +411,7 @@ def main() -> None:
         steps = args.steps or [BUDGETS[preset]]
         for source, target in pairs:
             for base in args.bases:
-                for mask in args.masks:
+                for mask, recipe in itertools.product(args.masks, args.recipes):
                     for row in run_pair(
                         args.data,
                         source,
@@ -405,6 +424,7 @@ def main() -> None:
                         args.resume,
                         args.threads,
                         mask,
+                        recipe,
                     ):
                         rows.append(row)
                         print(table_row(row), flush=True)

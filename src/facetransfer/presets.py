@@ -180,6 +180,13 @@ class TrainConfig:
         minimum=0.0,
         maximum=1.0,
     )
+    lr_dropout: float = option(
+        1.0,
+        "keep each weight's update with this probability each step, the rest left as they were "
+        "(DeepFaceLab's learning-rate dropout keeps 0.3; 1: off)",
+        minimum=0.01,
+        maximum=1.0,
+    )
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     loss: LossWeights = field(default_factory=LossWeights)
     holdout_fraction: float = option(0.05, "faces held out to pick the best save", minimum=0.0, maximum=0.49)

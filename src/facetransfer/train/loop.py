@@ -323,6 +323,22 @@ def training_step(
     )
 
 
+def optimizer_step(optimizer: torch.optim.Optimizer, keep: float, generator: torch.Generator) -> None:
+    """The optimizer's step; with learning-rate dropout (`keep` < 1) each weight takes its update
+    with probability `keep` and otherwise stays as it was (the optimizer's moments still move).
+    The draws come from `generator`, seeded per step, so a resumed run is exact."""
+    if keep >= 1.0:
+        optimizer.step()
+        return
+    parameters = [p for group in optimizer.param_groups for p in group["params"] if p.grad is not None]
+    before = [parameter.detach().clone() for parameter in parameters]
+    optimizer.step()
+    with torch.no_grad():
+        for parameter, previous in zip(parameters, before, strict=True):
+            dropped = torch.rand(parameter.shape, generator=generator, device=parameter.device) >= keep
+            parameter.copy_(torch.where(dropped, previous, parameter))
+
+
 # --- what the loop hands off: process settings, stopping, out of memory, divergence, saves, logs -----
 @contextmanager
 def _torch_settings(threads: int, device: torch.device) -> Iterator[None]:
@@ -802,7 +818,7 @@ def train(
                 values = _step_values(outcome, distributed, stopping)
                 finite = all(math.isfinite(value) for value in values)
                 if finite:
-                    optimizer.step()
+                    optimizer_step(optimizer, train_config.lr_dropout, augment_generator)
                 else:
                     optimizer.zero_grad(set_to_none=True)
                 if divergence.needs_rollback(finite, state.step):
