@@ -120,6 +120,13 @@ class LossWeights:
         minimum=0.0,
         maximum=1e6,
     )
+    gan_weight: float = option(
+        0.0,
+        "weight of a patch discriminator's adversarial loss on the source's faces (DeepFaceLab's GAN "
+        "power: 0.1; 0: off)",
+        minimum=0.0,
+        maximum=100.0,
+    )
     exclude_background: bool = option(True, "learn the face only, not the background")
 
     def __post_init__(self) -> None:

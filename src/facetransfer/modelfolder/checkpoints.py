@@ -115,7 +115,7 @@ def read_state(checkpoint: Path) -> TrainingState:
 def verify_checkpoint(checkpoint: Path) -> TrainingState:
     """The checkpoint's state after checking that its files are present and match their sha256."""
     state = read_state(checkpoint)
-    for name in (WEIGHTS_NAME, OPTIMIZER_NAME):
+    for name in dict.fromkeys((WEIGHTS_NAME, OPTIMIZER_NAME, *state.files)):
         path = checkpoint / name
         if not path.is_file():
             raise CheckpointError(f"{path}: missing; the checkpoint is incomplete, use an older one")

@@ -27,6 +27,8 @@ METRICS_NAME = "metrics.jsonl"
 PREVIEWS_DIR = "previews"
 WEIGHTS_NAME = "model.safetensors"
 OPTIMIZER_NAME = "optimizer.pt"
+EXTRA_STATE_NAME = "extra_state.pt"
+"""Training state beside the model's (the patch-GAN's discriminator), in checkpoints that have it."""
 STATE_NAME = "state.json"
 
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import torch
 from safetensors import SafetensorError, safe_open
@@ -27,6 +29,7 @@ from facetransfer.modelfolder.config import (
     BEST_DIR,
     CHECKPOINTS_DIR,
     CONFIG_NAME,
+    EXTRA_STATE_NAME,
     LATEST_NAME,
     MODEL_FORMAT,
     MODEL_VERSION,
@@ -62,8 +65,10 @@ def save_checkpoint(
     optimizer: torch.optim.Optimizer,
     state: TrainingState,
     keep: int = 3,
+    extra: Mapping[str, Any] | None = None,
 ) -> Path:
-    """Save a complete checkpoint atomically, point `latest` at it, and keep the newest `keep`."""
+    """Save a complete checkpoint atomically, point `latest` at it, and keep the newest `keep`.
+    `extra`: more training state (tensors in nested dicts) to save beside the optimizer's."""
     checkpoints = model_dir / CHECKPOINTS_DIR
     checkpoints.mkdir(parents=True, exist_ok=True)
     final = checkpoints / step_dir_name(state.step)
@@ -75,9 +80,13 @@ def save_checkpoint(
             with atomic_dir(final) as tmp:
                 save_weights(model, tmp / WEIGHTS_NAME)
                 torch.save(optimizer.state_dict(), tmp / OPTIMIZER_NAME)
+                names = [WEIGHTS_NAME, OPTIMIZER_NAME]
+                if extra is not None:
+                    torch.save(dict(extra), tmp / EXTRA_STATE_NAME)
+                    names.append(EXTRA_STATE_NAME)
                 state.saved_utc = utc_now()
                 state.files = {}
-                for name in (WEIGHTS_NAME, OPTIMIZER_NAME):
+                for name in names:
                     fsync_file(tmp / name)
                     state.files[name] = sha256_file(tmp / name)
                 write_json_atomic(tmp / STATE_NAME, state.to_json())
@@ -136,6 +145,20 @@ def load_checkpoint(
                 f"{path}: unreadable optimizer state ({error}); use an older checkpoint"
             ) from error
     return state
+
+
+def read_extra_state(checkpoint: Path, device: str | torch.device = "cpu") -> dict[str, Any] | None:
+    """The `extra` training state saved in a (verified) checkpoint; None when it has none."""
+    path = checkpoint / EXTRA_STATE_NAME
+    if not path.is_file():
+        return None
+    try:
+        loaded: dict[str, Any] = torch.load(path, map_location=device, weights_only=True)
+    except (OSError, RuntimeError, ValueError) as error:
+        raise CheckpointError(
+            f"{path}: unreadable training state ({error}); use an older checkpoint"
+        ) from error
+    return loaded
 
 
 def load_model(

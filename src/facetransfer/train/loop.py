@@ -49,12 +49,13 @@ from facetransfer.modelfolder.config import (
     write_config,
 )
 from facetransfer.modelfolder.metrics import append_metrics, truncate_metrics
-from facetransfer.modelfolder.weights import load_checkpoint, save_checkpoint
+from facetransfer.modelfolder.weights import load_checkpoint, read_extra_state, save_checkpoint
 from facetransfer.models import registry
 from facetransfer.models.base import FaceSwapModel
 from facetransfer.options import build, option_values
 from facetransfer.presets import AugmentConfig, ModelConfig, TrainConfig, get_preset
 from facetransfer.safety import check_not_input
+from facetransfer.train.adversarial import Adversary
 from facetransfer.train.augment import augment, to_float_nchw, unaugmented
 from facetransfer.train.data import FaceData, FaceSampler, load_faces
 from facetransfer.train.distributed import Distributed, pick_device, weights_digest
@@ -296,10 +297,13 @@ def training_step(
     memory_format: torch.memory_format = torch.contiguous_format,
     use_bf16: bool = False,
     clip_grad_norm: float = 0.0,
+    adversary: Adversary | None = None,
 ) -> StepOutcome:
     """Augment both batches, run the model on them, compute both losses and the gradients
     (clipped when `clip_grad_norm` > 0). The optimizer step is left to the caller, who first checks
-    that everything is finite. `source_faces` / `target_faces`: uint8 images and masks (B, R, R, 3)."""
+    that everything is finite. `source_faces` / `target_faces`: uint8 images and masks (B, R, R, 3).
+    With an `adversary` (the patch-GAN), its term joins the source's loss and its discriminator
+    takes a step on this batch."""
     source_batch = augment(*source_faces, augment_config, generator, color_reference=target_faces)
     target_batch = augment(*target_faces, augment_config, generator)
     device_type = source_batch.warped.device.type
@@ -314,10 +318,20 @@ def training_step(
         target_loss, target_parts = loss_fn(
             target_image, target_mask, target_batch.target, target_batch.masks
         )
+        if adversary is not None:
+            face = loss_fn.face_weight(source_batch.masks)
+            adversarial = adversary.model_loss(source_image, face)
+            source_parts["gan"] = adversarial.detach()
+            source_loss = source_loss + adversary.weight * adversarial
     optimizer.zero_grad(set_to_none=True)
     (source_loss + target_loss).backward()
     parameters = [p for group in optimizer.param_groups for p in group["params"]]
     grad_norm = torch.nn.utils.clip_grad_norm_(parameters, clip_grad_norm if clip_grad_norm > 0 else math.inf)
+    if adversary is not None:
+        with torch.autocast(device_type, dtype=torch.bfloat16, enabled=use_bf16):
+            source_parts["discriminator"] = adversary.discriminator_step(
+                source_batch.target, source_image, face, optimizer.param_groups[0]["lr"]
+            )
     return StepOutcome(
         source_loss.detach(), target_loss.detach(), grad_norm.detach(), source_parts, target_parts
     )
@@ -499,6 +513,7 @@ class _Divergence:
         optimizer: torch.optim.Optimizer,
         device: torch.device,
         state: TrainingState,
+        adversary: Adversary | None = None,
     ) -> tuple[TrainingState, Path]:
         """The state of the newest checkpoint, loaded into `model` and `optimizer`, with half the
         learning-rate scale of `state`; and that checkpoint. `DivergenceError` when there is none to
@@ -511,6 +526,7 @@ class _Divergence:
             )
         scale = state.lr_scale / 2
         restored = load_checkpoint(checkpoint, model, optimizer, device)
+        _load_adversary(adversary, checkpoint, device)
         restored.lr_scale = scale
         self.in_a_row = 0
         self.rollbacks += 1
@@ -539,8 +555,10 @@ class _Saver:
         checkpoint: Path | None,
         saved_step: int,
         elapsed_before_s: float,
+        adversary: Adversary | None = None,
     ) -> None:
         self.model_dir, self.model, self.optimizer, self.config = model_dir, model, optimizer, config
+        self.adversary = adversary
         self.measure_holdout = measure_holdout  # batch size -> mean held-out loss
         self.is_main = is_main
         self.checkpoint = checkpoint  # the newest checkpoint of the folder
@@ -566,7 +584,12 @@ class _Saver:
                 state.best_holdout_loss, state.best_step = state.holdout_loss, state.step
             try:
                 self.checkpoint = save_checkpoint(
-                    self.model_dir, self.model, self.optimizer, state, self.config.keep_saves
+                    self.model_dir,
+                    self.model,
+                    self.optimizer,
+                    state,
+                    self.config.keep_saves,
+                    _extra_state(self.adversary),
                 )
             except CheckpointError:
                 # the metrics go back to the last save, as a resume would put them (if the disk lets)
@@ -678,10 +701,13 @@ def train(
         torch.manual_seed(train_config.seed)
         model = registry.build_model(config.model).to(device)
         optimizer = _make_optimizer(model, train_config, device)
+        gan = train_config.loss.gan_weight
+        adversary = Adversary(gan, train_config.learning_rate, device, train_config.seed) if gan else None
         state = TrainingState(step=0, batch_size=train_config.batch_size)
         checkpoint = latest_checkpoint(model_dir) if resuming else None
         if checkpoint is not None:
             state = load_checkpoint(checkpoint, model, optimizer, device)
+            _load_adversary(adversary, checkpoint, device)
             if state.requested_batch_size != train_config.batch_size:
                 # The user's batch size, unless out-of-memory lowered this very one before.
                 state.batch_size, state.requested_batch_size = train_config.batch_size, None
@@ -708,7 +734,9 @@ def train(
                 write_config(model_dir, config)
                 (model_dir / PREVIEWS_DIR).mkdir(exist_ok=True)
                 if checkpoint is None:  # a first save: something to roll back to from the start
-                    checkpoint = save_checkpoint(model_dir, model, optimizer, state, train_config.keep_saves)
+                    checkpoint = save_checkpoint(
+                        model_dir, model, optimizer, state, train_config.keep_saves, _extra_state(adversary)
+                    )
             except BaseException:
                 if not resuming:  # a new model that never saved: no folder that looks like a model
                     _remove_unsaved_model(model_dir, folder_was_there, own_entries)
@@ -757,6 +785,7 @@ def train(
             checkpoint,
             saved_step,
             elapsed_before_s=state.elapsed_s,
+            adversary=adversary,
         )
         divergence = _Divergence(train_config)
         stopped_by: StopReason = "already_done"
@@ -806,6 +835,7 @@ def train(
                     outcome = training_step(
                         step_model, optimizer, loss_fn, step_augment, source_faces, target_faces,
                         augment_generator, memory_format, use_bf16, train_config.clip_grad_norm,
+                        adversary,
                     )  # fmt: skip
                 except torch.OutOfMemoryError:
                     optimizer.zero_grad(set_to_none=True)
@@ -822,7 +852,9 @@ def train(
                 else:
                     optimizer.zero_grad(set_to_none=True)
                 if divergence.needs_rollback(finite, state.step):
-                    state, saver.checkpoint = divergence.roll_back(model_dir, model, optimizer, device, state)
+                    state, saver.checkpoint = divergence.roll_back(
+                        model_dir, model, optimizer, device, state, adversary
+                    )
                     bar.n = state.step
                     continue
                 state.step += 1
@@ -882,6 +914,23 @@ def _start_from_base(model: FaceSwapModel, base: BaseSource, coverage: str) -> d
         f"; re-initialised {', '.join(record['reinitialised'])}" if record["reinitialised"] else "",
     )
     return record
+
+
+def _extra_state(adversary: Adversary | None) -> dict[str, Any] | None:
+    """What a checkpoint saves beside the model and its optimizer: the patch-GAN's discriminator."""
+    return None if adversary is None else {"adversary": adversary.state_dict()}
+
+
+def _load_adversary(adversary: Adversary | None, checkpoint: Path, device: torch.device) -> None:
+    """The discriminator of a checkpoint, when there is one to load into and the checkpoint has it
+    (a model that turns the GAN on later starts a new discriminator)."""
+    if adversary is None:
+        return
+    extra = read_extra_state(checkpoint, device)
+    if extra and "adversary" in extra:
+        adversary.load_state_dict(extra["adversary"])
+    else:
+        logger.info("%s has no discriminator: the patch-GAN's starts new", checkpoint.name)
 
 
 def _remove_unsaved_model(model_dir: Path, keep_folder: bool, own_entries: frozenset[str]) -> None:

@@ -9,6 +9,8 @@ The training loss of one side (DeepFaceLab's SAEHD recipe):
 * mean absolute error inside the eye and mouth regions, weighted by `eyes_mouth_weight`;
 * mean squared error of the mask output against the face hull, weighted by `mask_weight`.
 
+The optional patch-GAN term (`gan_weight`) is `train.adversarial`'s; it uses `face_weight`.
+
 SSIM is computed in float32 even under bf16 autocast: it subtracts squared means, which bf16's
 8-bit mantissa cannot resolve.
 """
@@ -120,6 +122,14 @@ class FaceLoss:
         with torch.autocast(image.device.type, enabled=False):
             return self._compute(image, mask, target, masks)
 
+    def face_weight(self, masks: torch.Tensor) -> torch.Tensor:
+        """(N, 1, R, R) float32 weight of each pixel in the image losses: the blurred face mask, or
+        ones when the background is learned too."""
+        hull = masks[:, 0:1].float()
+        if self.weights.exclude_background:
+            return gaussian_blur(hull, self.face_blur_sigma_px)
+        return torch.ones_like(hull)
+
     def _compute(
         self, image: torch.Tensor, mask: torch.Tensor, target: torch.Tensor, masks: torch.Tensor
     ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
@@ -129,11 +139,8 @@ class FaceLoss:
         target = target.float()
         hull = masks[:, 0:1].float()
         parts: dict[str, torch.Tensor] = {}
-        if weights.exclude_background:
-            face = gaussian_blur(hull, self.face_blur_sigma_px)
-            image_used, target_used = image * face, target * face
-        else:
-            image_used, target_used = image, target
+        face = self.face_weight(masks)
+        image_used, target_used = image * face, target * face
         total = image.new_zeros(())
         if weights.ssim_weight:
             structural = torch.stack(
