@@ -181,9 +181,9 @@ class TrainConfig:
     )
     balance_yaw: bool = option(False, "draw faces evenly over head yaw (turned heads as often as frontal)")
     sharpen_fraction: float = option(
-        0.0,
-        "the last fraction of the budget trains without random warp, the learning rate falling "
-        "linearly to a tenth (0: off)",
+        0.25,
+        "the last fraction of the budget (--iterations or --total-minutes) trains without random "
+        "warp, the learning rate falling linearly to a tenth (0: off)",
         minimum=0.0,
         maximum=1.0,
     )

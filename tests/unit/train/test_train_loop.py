@@ -38,6 +38,7 @@ QUIET = with_options(
     scale_range=0.0,
     shift_range=0.0,
     color_jitter=0.0,
+    sharpen_fraction=0.0,
 )
 
 
