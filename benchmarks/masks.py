@@ -58,15 +58,15 @@ def accuracy(faces: list[LabelledFace]) -> dict[str, dict[str, float]]:
     pixels that are not face (hair, glasses, hands, background) the mask leaves out, over the faces
     where there are at least 1% of them}."""
     table: dict[str, dict[str, float]] = {}
+    hulls = [automatic_mask("hull", face.crop_rgb, face.landmarks_crop) >= 0.5 for face in faces]
     for method in MASK_METHODS:
         scores: dict[str, list[float]] = defaultdict(list)
-        for face in faces:
+        for face, hull in zip(faces, hulls, strict=True):
             mask = automatic_mask(method, face.crop_rgb, face.landmarks_crop) >= 0.5
             score = iou(mask.astype(np.float32), face.truth)
             scores["all"].append(score)
             for tag in face.tags:
                 scores[tag].append(score)
-            hull = automatic_mask("hull", face.crop_rgb, face.landmarks_crop) >= 0.5
             scores["face_kept"].append(float((mask & face.truth).sum() / max(1, face.truth.sum())))
             not_face = hull & ~face.truth
             if not_face.sum() >= 0.01 * hull.sum():

@@ -50,10 +50,9 @@ class Adversary:
 
     def __init__(self, weight: float, learning_rate: float, device: torch.device, seed: int) -> None:
         self.weight = weight
-        generator_state = torch.random.get_rng_state()
-        torch.manual_seed(seed + 1)  # its own initialisation, the model's draws left as they were
-        self.net = PatchDiscriminator().to(device)
-        torch.random.set_rng_state(generator_state)
+        with torch.random.fork_rng(devices=[]):  # its own initialisation; the caller's draws untouched
+            torch.manual_seed(seed + 1)
+            self.net = PatchDiscriminator().to(device)
         self.optimizer = torch.optim.AdamW(self.net.parameters(), lr=learning_rate, betas=(0.5, 0.999))
 
     def model_loss(self, fake: torch.Tensor, face: torch.Tensor) -> torch.Tensor:
